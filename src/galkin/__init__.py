@@ -1,0 +1,63 @@
+"""galkin: physics-aware machine learning for galaxy kinematics.
+
+Cube in, rotation curve out::
+
+    import galkin
+    res = galkin.fit(cube, mode="solo")
+    res.to_table()
+
+torch is imported only when a model runs, so ``import galkin`` stays fast.
+"""
+
+from ._version import __version__
+from .exceptions import GalkinError, GalkinWarning, ModelWeightsError, PluginError
+from .hookspecs import hookimpl
+from .maps import KinematicMaps
+from .plugins import (
+    get_model,
+    get_pa_estimator,
+    get_profile,
+    list_models,
+    list_pa_estimators,
+    list_postprocessors,
+    list_profiles,
+    list_survey_adapters,
+)
+
+__all__ = [
+    "__version__",
+    "GalkinError",
+    "GalkinWarning",
+    "ModelWeightsError",
+    "PluginError",
+    "hookimpl",
+    "KinematicMaps",
+    "fit",
+    "FitResult",
+    "simulate_cube",
+    "get_model",
+    "get_pa_estimator",
+    "get_profile",
+    "list_models",
+    "list_pa_estimators",
+    "list_postprocessors",
+    "list_profiles",
+    "list_survey_adapters",
+]
+
+
+def __getattr__(name):
+    # Lazy imports keep `import galkin` free of torch and spectral-cube.
+    if name == "fit":
+        from .fitting import fit
+
+        return fit
+    if name == "FitResult":
+        from .result import FitResult
+
+        return FitResult
+    if name == "simulate_cube":
+        from .simulate import simulate_cube
+
+        return simulate_cube
+    raise AttributeError(f"module 'galkin' has no attribute {name!r}")

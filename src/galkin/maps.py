@@ -1,0 +1,283 @@
+"""`KinematicMaps`: the data model every fit starts from.
+
+Moment maps with units, a mask of valid pixels, the pixel scale and orientation
+on the sky, the beam, and optional priors (centre, position angle, systemic
+velocity).  Cubes become `KinematicMaps` through :meth:`KinematicMaps.from_cube`;
+IFU velocity maps are wrapped directly.
+"""
+
+import numpy as np
+from astropy import units as u
+from radio_beam import Beam
+
+from .exceptions import GalkinError
+from .units import KM_S, as_quantity
+
+__all__ = ["KinematicMaps", "MIN_VALID_PIXELS"]
+
+#: Fewer valid pixels than this and a map cannot constrain a disc model.
+MIN_VALID_PIXELS = 16
+
+
+def _as_map(value, name, shape=None, physical_type=None):
+    if value is None:
+        return None
+    if not isinstance(value, u.Quantity):
+        kind = physical_type or "any"
+        raise GalkinError(
+            f"{name} must be an astropy Quantity (a 2-D array with units, e.g. "
+            f"{name}=array * u.km / u.s); got {type(value).__name__} with no units. "
+            f"Expected physical type: {kind}."
+        )
+    if physical_type is not None:
+        as_quantity(value, name, physical_type)
+    if value.ndim != 2:
+        hint = " Pass a cube to KinematicMaps.from_cube instead." if value.ndim == 3 else ""
+        raise GalkinError(
+            f"{name} must be a 2-D map; got {value.ndim} dimension(s) with shape "
+            f"{value.shape}.{hint}"
+        )
+    if shape is not None and value.shape != shape:
+        raise GalkinError(
+            f"{name} has shape {value.shape} but moment0 has shape {shape}; all maps must be "
+            "on the same pixel grid (reproject them first)."
+        )
+    return u.Quantity(value, dtype=float, copy=True)
+
+
+def _as_beam(beam):
+    if beam is None or isinstance(beam, Beam):
+        return beam
+    if isinstance(beam, u.Quantity):
+        fwhm = as_quantity(beam, "beam", "angle", scalar=True)
+        return Beam(major=fwhm, minor=fwhm, pa=0 * u.deg)
+    raise GalkinError(
+        "beam must be a radio_beam.Beam (e.g. Beam(major=12*u.arcsec, minor=10*u.arcsec, "
+        "pa=30*u.deg)) or an angle Quantity for a circular beam (e.g. beam=3*u.arcsec); "
+        f"got {type(beam).__name__}."
+    )
+
+
+class KinematicMaps:
+    """Moment maps of one galaxy, with units, mask, geometry and beam.
+
+    Parameters
+    ----------
+    moment0 : `~astropy.units.Quantity`
+        Integrated intensity (any unit), 2-D. NaN marks blanks.
+    moment1 : `~astropy.units.Quantity`
+        Intensity-weighted line-of-sight velocity (speed), same shape.
+    dispersion : `~astropy.units.Quantity`, optional
+        Line-of-sight velocity dispersion (moment two), same shape.
+    mask : array of bool, optional
+        `True` where a pixel is valid; combined with the finite pixels of
+        ``moment0`` and ``moment1``.
+    pixel_scale : `~astropy.units.Quantity`, optional
+        Angular size of a pixel; taken from ``wcs`` when omitted.
+    beam : `radio_beam.Beam` or `~astropy.units.Quantity`, optional
+        Restoring beam (or the FWHM of a circular one). Needed to model beam smearing.
+    wcs : `astropy.wcs.WCS`, optional
+        Celestial WCS of the maps; fixes the orientation of north and east.
+        Without it, north is +y (up) and east is -x (left), as in a standard image.
+    center : tuple of float, optional
+        ``(x, y)`` pixel coordinates of the kinematic centre (0-based).
+    position_angle : `~astropy.units.Quantity`, optional
+        Kinematic position angle, east of north to the receding side.
+    systemic_velocity : `~astropy.units.Quantity`, optional
+        Systemic velocity in the frame of ``moment1``.
+    name : str, optional
+    meta : dict, optional
+        Provenance (file, survey, header cards...).
+    """
+
+    def __init__(
+        self,
+        moment0,
+        moment1,
+        *,
+        dispersion=None,
+        mask=None,
+        pixel_scale=None,
+        beam=None,
+        wcs=None,
+        center=None,
+        position_angle=None,
+        systemic_velocity=None,
+        name=None,
+        meta=None,
+    ):
+        self.moment0 = _as_map(moment0, "moment0")
+        if self.moment0 is None:
+            raise GalkinError("moment0 is required.")
+        self.moment1 = _as_map(moment1, "moment1", self.moment0.shape, "speed")
+        if self.moment1 is None:
+            raise GalkinError("moment1 is required (a velocity map with units of speed).")
+        self.moment1 = self.moment1.to(KM_S)
+        self.dispersion = _as_map(dispersion, "dispersion", self.moment0.shape, "speed")
+        if self.dispersion is not None:
+            self.dispersion = self.dispersion.to(KM_S)
+        if wcs is not None:
+            wcs = wcs.celestial
+            if wcs.naxis != 2:
+                raise GalkinError("wcs must have two celestial axes.")
+        self.wcs = wcs
+        if pixel_scale is None:
+            if wcs is None:
+                raise GalkinError(
+                    "pixel_scale is required when no wcs is given, e.g. pixel_scale=0.5*u.arcsec."
+                )
+            pixel_scale = np.sqrt(abs(np.linalg.det(self._jacobian_from_wcs()))) * u.arcsec
+        self.pixel_scale = as_quantity(pixel_scale, "pixel_scale", "angle", scalar=True).to(
+            u.arcsec
+        )
+        if self.pixel_scale <= 0:
+            raise GalkinError(f"pixel_scale must be positive; got {pixel_scale}.")
+        self.beam = _as_beam(beam)
+
+        finite = np.isfinite(self.moment0.value) & np.isfinite(self.moment1.value)
+        if mask is not None:
+            mask = np.asarray(mask)
+            if mask.shape != self.moment0.shape:
+                raise GalkinError(
+                    f"mask has shape {mask.shape} but moment0 has shape {self.moment0.shape}."
+                )
+            finite &= mask.astype(bool)
+        self.mask = finite
+        if self.n_valid == 0:
+            raise GalkinError(
+                "The maps have no valid pixel (all NaN, or masked out): check the mask, the "
+                "clipping threshold, or the region you passed."
+            )
+        if self.n_valid < MIN_VALID_PIXELS:
+            raise GalkinError(
+                f"Only {self.n_valid} valid pixels (need at least {MIN_VALID_PIXELS}) to fit a "
+                "disc: the galaxy is unresolved or the mask is too strict."
+            )
+
+        if center is not None:
+            if len(center) != 2 or isinstance(center, u.Quantity):
+                raise GalkinError("center must be a pair of pixel coordinates (x, y).")
+            center = (float(center[0]), float(center[1]))
+        self.center = center
+        self.position_angle = as_quantity(
+            position_angle, "position_angle", "angle", scalar=True, allow_none=True
+        )
+        self.systemic_velocity = as_quantity(
+            systemic_velocity, "systemic_velocity", "speed", scalar=True, allow_none=True
+        )
+        if self.systemic_velocity is not None:
+            self.systemic_velocity = self.systemic_velocity.to(KM_S)
+        self.name = name or "galaxy"
+        self.meta = dict(meta or {})
+
+    # ------------------------------------------------------------------ geometry
+    @property
+    def shape(self):
+        """``(ny, nx)`` shape of the maps."""
+        return self.moment0.shape
+
+    @property
+    def n_valid(self):
+        """Number of valid pixels."""
+        return int(self.mask.sum())
+
+    def _jacobian_from_wcs(self):
+        """2x2 matrix turning pixel offsets ``(dx, dy)`` into ``(east, north)`` arcsec."""
+        ny, nx = self.moment0.shape if hasattr(self, "moment0") else (1, 1)
+        x0, y0 = (nx - 1) / 2, (ny - 1) / 2
+        centre = self.wcs.pixel_to_world(x0, y0)
+        jac = np.empty((2, 2))
+        for col, (dx, dy) in enumerate(((1.0, 0.0), (0.0, 1.0))):
+            other = self.wcs.pixel_to_world(x0 + dx, y0 + dy)
+            east, north = centre.spherical_offsets_to(other)
+            jac[:, col] = east.to_value(u.arcsec), north.to_value(u.arcsec)
+        return jac
+
+    @property
+    def sky_jacobian(self):
+        """2x2 matrix turning pixel offsets ``(dx, dy)`` into ``(east, north)`` in arcsec.
+
+        Without a WCS the standard orientation is assumed: north up, east left.
+        """
+        if self.wcs is not None:
+            return self._jacobian_from_wcs()
+        s = self.pixel_scale.to_value(u.arcsec)
+        return np.array([[-s, 0.0], [0.0, s]])
+
+    def beam_in_pixels(self):
+        """Beam ``(major, minor)`` FWHM in pixels and its PA (deg, east of north), or None."""
+        if self.beam is None:
+            return None
+        s = self.pixel_scale.to_value(u.arcsec)
+        return (
+            self.beam.major.to_value(u.arcsec) / s,
+            self.beam.minor.to_value(u.arcsec) / s,
+            self.beam.pa.to_value(u.deg),
+        )
+
+    # ------------------------------------------------------------------ derived maps
+    def replace(self, **changes):
+        """Return a copy with some attributes replaced (same validation)."""
+        kwargs = dict(
+            dispersion=self.dispersion,
+            mask=self.mask,
+            pixel_scale=self.pixel_scale,
+            beam=self.beam,
+            wcs=self.wcs,
+            center=self.center,
+            position_angle=self.position_angle,
+            systemic_velocity=self.systemic_velocity,
+            name=self.name,
+            meta=self.meta,
+        )
+        moment0 = changes.pop("moment0", self.moment0)
+        moment1 = changes.pop("moment1", self.moment1)
+        kwargs.update(changes)
+        return type(self)(moment0, moment1, **kwargs)
+
+    def restrict(self, region):
+        """Return a copy whose mask keeps only the pixels inside ``region``.
+
+        Parameters
+        ----------
+        region : `regions.PixelRegion` or `regions.SkyRegion`
+            E.g. an ellipse around the galaxy; a sky region needs a ``wcs``.
+            Use :meth:`exclude` to mask out a companion instead.
+        """
+        return self.replace(mask=self.mask & self._region_mask(region))
+
+    def exclude(self, region):
+        """Return a copy with the pixels inside ``region`` masked out (e.g. a companion)."""
+        return self.replace(mask=self.mask & ~self._region_mask(region))
+
+    def _region_mask(self, region):
+        from regions import PixelRegion, SkyRegion
+
+        if isinstance(region, SkyRegion):
+            if self.wcs is None:
+                raise GalkinError(
+                    "A sky region needs maps with a WCS; pass wcs= or use a PixelRegion."
+                )
+            region = region.to_pixel(self.wcs)
+        if not isinstance(region, PixelRegion):
+            raise GalkinError(
+                "region must be a regions.PixelRegion or regions.SkyRegion "
+                f"(e.g. EllipsePixelRegion); got {type(region).__name__}."
+            )
+        ny, nx = self.shape
+        rmask = region.to_mask(mode="center")
+        return rmask.to_image((ny, nx)).astype(bool)
+
+    @classmethod
+    def from_cube(cls, cube, **kwargs):
+        """Build maps from a spectral cube; see :func:`galkin.cube.maps_from_cube`."""
+        from .cube import maps_from_cube
+
+        return maps_from_cube(cube, **kwargs)
+
+    def __repr__(self):
+        beam = "none" if self.beam is None else f"{self.beam.major.to(u.arcsec):.3g}"
+        return (
+            f"<KinematicMaps {self.name!r} {self.shape[1]}x{self.shape[0]} px, "
+            f"{self.n_valid} valid, pixel {self.pixel_scale:.3g}, beam {beam}>"
+        )

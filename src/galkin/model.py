@@ -1,0 +1,78 @@
+"""The kinematic-model interface and what a model returns.
+
+A model plugin (the SAE is the built-in one) turns prepared maps into samples of
+the decoder parameters. :func:`galkin.fit` turns those into a
+:class:`~galkin.result.FitResult`.
+"""
+
+import abc
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+__all__ = ["KinematicModel", "ModelOutput"]
+
+
+@dataclass
+class ModelOutput:
+    """One galaxy's fit in decoder units.
+
+    Attributes
+    ----------
+    samples : dict of str to `numpy.ndarray`
+        ``(T,)`` Monte-Carlo samples per parameter (decoder units).
+    moment0, moment1 : `numpy.ndarray`
+        Model maps on the network grid for the mean parameters, already scaled to
+        the normalised data (amplitude and velocity offset applied).
+    amplitude : float
+        Moment-0 scale fitted in closed form (normalised units per Sigma(0)).
+    velocity_offset : float
+        Residual systemic-velocity offset fitted in closed form (normalised units).
+    loss : float
+        Masked mean-squared reconstruction error of the mean model.
+    history : list of float
+        Training loss per epoch (empty in blind mode).
+    """
+
+    samples: dict
+    moment0: np.ndarray
+    moment1: np.ndarray
+    amplitude: float
+    velocity_offset: float
+    loss: float
+    history: list = field(default_factory=list)
+
+
+class KinematicModel(abc.ABC):
+    """A model that fits prepared maps.
+
+    Subclasses set ``name`` and ``modes`` and implement :meth:`fit`.
+    """
+
+    #: Registry name, e.g. ``"sae"``.
+    name: ClassVar[str]
+    #: The fitting modes this model supports, e.g. ``("solo", "combined")``.
+    modes: ClassVar[tuple]
+
+    @abc.abstractmethod
+    def fit(self, targets, *, mode, others=(), mc_samples=100, seed=None, **options):
+        """Fit ``targets`` (list of `~galkin.preprocess.PreparedMaps`).
+
+        Parameters
+        ----------
+        targets : list of PreparedMaps
+            The galaxies to report on.
+        mode : str
+            One of :attr:`modes`.
+        others : list of PreparedMaps, optional
+            Extra training galaxies (combined mode).
+        mc_samples : int, optional
+            Monte-Carlo dropout samples per galaxy.
+        seed : int, optional
+
+        Returns
+        -------
+        list of ModelOutput
+            One per target, in order.
+        """

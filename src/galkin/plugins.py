@@ -1,0 +1,200 @@
+"""The plugin manager and the registries built from it.
+
+The manager is built lazily, on first use, from
+
+1. every entry point in the ``galkin`` group (third-party packages), unless the
+   environment variable ``GALKIN_DISABLE_PLUGIN_AUTOLOAD`` is set;
+2. galkin's built-in plugins (:data:`BUILTIN_PLUGINS`).
+
+`pluggy.PluginManager.check_pending` then makes a typo'd hook name fail loudly.
+"""
+
+import functools
+import importlib
+import os
+from importlib.metadata import entry_points
+
+import pluggy
+
+from . import hookspecs
+from .exceptions import PluginError
+
+__all__ = [
+    "BUILTIN_PLUGINS",
+    "DISABLE_AUTOLOAD_ENV",
+    "get_plugin_manager",
+    "reset_plugin_manager",
+    "registry",
+    "get_profile",
+    "list_profiles",
+    "list_models",
+    "get_model",
+    "list_survey_adapters",
+    "list_postprocessors",
+    "list_pa_estimators",
+    "get_pa_estimator",
+]
+
+#: The one place the core names its built-in plugins.
+BUILTIN_PLUGINS = (
+    "galkin_plugins.profiles",
+    "galkin_plugins.sae",
+    "galkin_plugins.pafit_pa",
+    "galkin_plugins.gradient_pa",
+)
+
+#: Set this environment variable (to anything non-empty) to skip entry-point plugins.
+DISABLE_AUTOLOAD_ENV = "GALKIN_DISABLE_PLUGIN_AUTOLOAD"
+
+_HOOKS = {
+    "profile": "galkin_register_profiles",
+    "model": "galkin_register_models",
+    "survey": "galkin_register_survey_adapters",
+    "postprocessor": "galkin_register_postprocessors",
+    "pa_estimator": "galkin_register_pa_estimators",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def get_plugin_manager():
+    """Return the (cached) `pluggy.PluginManager` with every plugin registered."""
+    pm = pluggy.PluginManager("galkin")
+    pm.add_hookspecs(hookspecs)
+    if not os.environ.get(DISABLE_AUTOLOAD_ENV):
+        for ep in entry_points(group="galkin"):
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                raise PluginError(
+                    f"galkin plugin {ep.name!r} (entry point {ep.value!r}) failed to import: "
+                    f"{type(exc).__name__}: {exc}. Fix or uninstall it, or set "
+                    f"{DISABLE_AUTOLOAD_ENV}=1 to skip third-party plugins."
+                ) from exc
+            if pm.is_registered(plugin):
+                continue
+            pm.register(plugin, name=ep.name)
+    for modname in BUILTIN_PLUGINS:
+        try:
+            module = importlib.import_module(modname)
+        except Exception as exc:
+            raise PluginError(
+                f"built-in galkin plugin {modname!r} failed to import: {type(exc).__name__}: {exc}"
+            ) from exc
+        if not pm.is_registered(module):
+            pm.register(module, name=modname)
+    pm.check_pending()
+    return pm
+
+
+def reset_plugin_manager():
+    """Forget the cached plugin manager and registries (after installing a plugin)."""
+    get_plugin_manager.cache_clear()
+    registry.cache_clear()
+
+
+@functools.cache
+def registry(kind):
+    """Return ``{name: class}`` for one kind of plugin.
+
+    Parameters
+    ----------
+    kind : {"profile", "model", "survey", "postprocessor", "pa_estimator"}
+
+    Raises
+    ------
+    PluginError
+        When two plugins register the same name (both modules are named).
+    """
+    if kind not in _HOOKS:
+        raise PluginError(f"Unknown plugin kind {kind!r}; choose from {sorted(_HOOKS)}.")
+    pm = get_plugin_manager()
+    hook = getattr(pm.hook, _HOOKS[kind])
+    found = {}
+    for impl_result in hook():
+        for cls in impl_result or ():
+            name = getattr(cls, "name", None)
+            if not isinstance(name, str) or not name:
+                raise PluginError(
+                    f"{cls.__module__}.{cls.__qualname__} is registered as a galkin {kind} "
+                    "but has no string attribute 'name'."
+                )
+            if name in found and found[name] is not cls:
+                other = found[name]
+                raise PluginError(
+                    f"Two galkin {kind} plugins are both named {name!r}: "
+                    f"{other.__module__}.{other.__qualname__} and "
+                    f"{cls.__module__}.{cls.__qualname__}. Uninstall one or rename it."
+                )
+            found[name] = cls
+    return dict(sorted(found.items()))
+
+
+def _get(kind, name, label):
+    reg = registry(kind)
+    try:
+        return reg[name]
+    except (KeyError, TypeError):
+        raise PluginError(
+            f"No {label} named {name!r}. Available: {', '.join(reg) or '(none)'}."
+        ) from None
+
+
+def get_profile(name, kind=None):
+    """Return the registered profile class called ``name``.
+
+    Parameters
+    ----------
+    name : str
+    kind : {"intensity", "velocity"}, optional
+        Also check the profile is of this kind.
+    """
+    cls = _get("profile", name, "decoder profile")
+    if kind is not None and cls.kind != kind:
+        names = ", ".join(list_profiles(kind))
+        raise PluginError(
+            f"Profile {name!r} is a {cls.kind} profile, not a {kind} profile. "
+            f"Available {kind} profiles: {names}."
+        )
+    return cls
+
+
+def list_profiles(kind=None):
+    """Names of the registered decoder profiles, optionally of one kind.
+
+    Examples
+    --------
+    >>> import galkin
+    >>> "arctan" in galkin.list_profiles("velocity")
+    True
+    """
+    return [n for n, c in registry("profile").items() if kind is None or c.kind == kind]
+
+
+def list_models():
+    """Names of the registered kinematic models."""
+    return list(registry("model"))
+
+
+def get_model(name):
+    """Return the registered kinematic model class called ``name``."""
+    return _get("model", name, "kinematic model")
+
+
+def list_survey_adapters():
+    """Names of the registered survey adapters."""
+    return list(registry("survey"))
+
+
+def list_postprocessors():
+    """Names of the registered post-processors."""
+    return list(registry("postprocessor"))
+
+
+def list_pa_estimators():
+    """Names of the registered position-angle estimators."""
+    return list(registry("pa_estimator"))
+
+
+def get_pa_estimator(name):
+    """Return the registered position-angle estimator class called ``name``."""
+    return _get("pa_estimator", name, "position-angle estimator")

@@ -1,0 +1,50 @@
+"""Position-angle estimators: the interface and the shared angle conventions.
+
+galkin measures position angles **east of north to the receding side of the
+major axis** (the pafit convention), in degrees within [0, 360).
+"""
+
+import abc
+from typing import ClassVar
+
+import numpy as np
+
+__all__ = ["PositionAngleEstimator", "wrap_angle", "angle_difference"]
+
+
+def wrap_angle(angle_deg):
+    """Wrap an angle in degrees onto [0, 360)."""
+    return np.mod(angle_deg, 360.0)
+
+
+def angle_difference(a_deg, b_deg):
+    """Signed difference ``a - b`` in degrees, wrapped onto [-180, 180)."""
+    return np.mod(np.asarray(a_deg) - np.asarray(b_deg) + 180.0, 360.0) - 180.0
+
+
+class PositionAngleEstimator(abc.ABC):
+    """Estimates the kinematic position angle from a velocity field.
+
+    Subclasses set ``name`` and implement :meth:`estimate`.
+    """
+
+    #: Registry name, e.g. ``"pafit"``.
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def estimate(self, east, north, velocity):
+        """Return ``(pa_deg, error_deg)`` for one velocity field.
+
+        Parameters
+        ----------
+        east, north : `numpy.ndarray`
+            Offsets of the valid pixels from the kinematic centre (arcsec),
+            east and north on the sky.
+        velocity : `numpy.ndarray`
+            Line-of-sight velocity minus the systemic velocity (km/s) at those pixels.
+
+        Returns
+        -------
+        pa_deg, error_deg : float
+            Position angle east of north to the **receding** side, and its 1-sigma error.
+        """

@@ -1,0 +1,5 @@
+"""galkin's built-in plugins: profiles, models, position-angle estimators.
+
+Each submodule is an ordinary galkin plugin, registered through the same hooks
+that third-party packages use.
+"""
