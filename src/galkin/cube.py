@@ -1,0 +1,387 @@
+"""Moment maps from a spectral cube: :func:`maps_from_cube`.
+
+The path, top to bottom: check the input is a `~spectral_cube.SpectralCube`
+(Stokes I is taken from a Stokes cube; a multi-beam cube is convolved to a
+common beam), put the spectral axis in km/s, find the beam, measure the noise
+in line-free channels, build a 3-D emission mask (:mod:`galkin.masking`), and
+take moments 0, 1 and 2 with spectral-cube.  Pixels without unmasked emission
+are blank (NaN) and invalid in the mask of the returned
+`~galkin.KinematicMaps`; how the maps were made is recorded in its ``meta``.
+"""
+
+import warnings
+
+import numpy as np
+from astropy import units as u
+from astropy.utils.exceptions import AstropyPendingDeprecationWarning
+from astropy.wcs import FITSFixedWarning
+from astropy.wcs.utils import proj_plane_pixel_scales
+
+from . import masking
+from .exceptions import GalkinError
+from .maps import KinematicMaps, _as_beam
+from .units import KM_S, as_quantity
+
+with warnings.catch_warnings():
+    # spectral-cube 0.7 imports astropy's deprecated COPY_IF_NEEDED when imported.
+    warnings.filterwarnings("ignore", "COPY_IF_NEEDED", AstropyPendingDeprecationWarning)
+    from spectral_cube import SpectralCube, StokesSpectralCube, VaryingResolutionSpectralCube
+
+__all__ = ["maps_from_cube", "is_cube", "SpectralCube", "MASK_METHODS", "DEFAULT_NSIGMA"]
+
+
+def is_cube(obj):
+    """True for spectral-cube cubes (single- or multi-beam, or Stokes)."""
+    from spectral_cube.spectral_cube import BaseSpectralCube
+
+    return isinstance(obj, (BaseSpectralCube, StokesSpectralCube))
+
+
+#: Default thresholds in units of the noise rms: clipping the cube itself, or
+#: the smoothed cube (whose rms is lower, and whose noise peaks are broader).
+DEFAULT_NSIGMA = {"clip": 3.0, "smooth": 4.0, "none": None}
+MASK_METHODS = tuple(DEFAULT_NSIGMA)
+#: Spatial smoothing kernel FWHM (pixels) for the smooth mask of a cube without a beam.
+NO_BEAM_KERNEL_PX = 2.0
+
+_CONVENTION_OF_CTYPE = {
+    "VRAD": "radio",
+    "VOPT": "optical",
+    "FELO": "optical",
+    "ZOPT": "optical",
+    "VELO": "relativistic",
+    "BETA": "relativistic",
+}
+_REST_EXAMPLES = "e.g. rest_frequency=230.538*u.GHz for CO(2-1), 1.420405751768*u.GHz for HI"
+
+
+def _positive(value, name):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = np.nan
+    if not number > 0:
+        raise GalkinError(f"{name} must be a positive number (of sigmas); got {value!r}.")
+    return number
+
+
+def _describe(obj):
+    shape = getattr(obj, "shape", None)
+    return type(obj).__name__ + ("" if shape is None else f" of shape {shape}")
+
+
+def _as_spectral_cube(cube):
+    """Return a `SpectralCube` / `VaryingResolutionSpectralCube`, or explain what to pass."""
+    if isinstance(cube, StokesSpectralCube):
+        if "I" in cube.components:
+            return cube.I, "I"
+        raise GalkinError(
+            f"The Stokes cube has components {list(cube.components)} but no Stokes I; pass "
+            "the component to fit, e.g. maps_from_cube(cube.RR)."
+        )
+    if isinstance(cube, SpectralCube | VaryingResolutionSpectralCube):
+        return cube, None
+    if isinstance(cube, KinematicMaps):
+        raise GalkinError("Got KinematicMaps already: there is no cube to take moments of.")
+    fix = (
+        "Read a FITS cube with spectral_cube.SpectralCube.read(path), or wrap an array: "
+        "SpectralCube(data=array * u.Jy / u.beam, wcs=WCS(header))."
+    )
+    if isinstance(cube, str) or hasattr(cube, "__fspath__"):
+        raise GalkinError(f"Got a path ({cube}), not a cube. {fix}")
+    ndim = np.ndim(cube) if hasattr(cube, "shape") else None
+    if ndim == 2:
+        fix = (
+            "A 2-D map is already a moment map: wrap it with galkin.KinematicMaps(moment0, "
+            "moment1, pixel_scale=... or wcs=...) instead of building it from a cube."
+        )
+    elif ndim == 4:
+        fix = (
+            "Drop the degenerate axis first (e.g. array[0] for a length-1 Stokes axis), or read "
+            "the FITS file with SpectralCube.read, which returns the Stokes I cube. " + fix
+        )
+    raise GalkinError(
+        f"maps_from_cube needs a 3-D spectral_cube.SpectralCube; got {_describe(cube)}. {fix}"
+    )
+
+
+def _common_resolution(cube, beam):
+    """Convolve a multi-beam cube to ``beam`` or to the smallest common beam."""
+    if not isinstance(cube, VaryingResolutionSpectralCube):
+        return cube, False
+    try:
+        target = beam if beam is not None else cube.beams.common_beam()
+        return cube.convolve_to(target, update_function=lambda: None), True
+    except ValueError as exc:
+        if "allow_huge_operations" in str(exc):
+            fix = "Set cube.allow_huge_operations = True (it needs the cube in memory twice)"
+        else:
+            fix = (
+                "Mask channels with outlying beams first, e.g. cube.mask_out_bad_beams(0.1), "
+                "or pass beam= at least as large as every channel's beam"
+            )
+        raise GalkinError(
+            f"Could not convolve the multi-beam cube to a common beam ({exc}). {fix}, or "
+            "convolve it yourself with cube.convolve_to(beam)."
+        ) from exc
+
+
+def _rest_frequency(rest_frequency, cube):
+    """The rest frequency (GHz) from the argument or the header (RESTFRQ / RESTWAV), or None."""
+    if rest_frequency is not None:
+        if not isinstance(rest_frequency, u.Quantity) or not rest_frequency.unit.is_equivalent(
+            u.Hz, equivalencies=u.spectral()
+        ):
+            raise GalkinError(
+                "rest_frequency must be a frequency or wavelength Quantity "
+                f"({_REST_EXAMPLES}); got {rest_frequency!r}."
+            )
+        rest = as_quantity(rest_frequency, "rest_frequency", rest_frequency.unit, scalar=True)
+        return rest.to(u.GHz, equivalencies=u.spectral())
+    wcsprm = cube.wcs.wcs
+    if wcsprm.restfrq > 0:
+        return (wcsprm.restfrq * u.Hz).to(u.GHz)
+    if wcsprm.restwav > 0:
+        return (wcsprm.restwav * u.m).to(u.GHz, equivalencies=u.spectral())
+    return None
+
+
+def _to_velocity(cube, rest_frequency, velocity_convention):
+    """Return the cube with a km/s spectral axis, and provenance for ``meta``."""
+    if velocity_convention not in (None, "radio", "optical", "relativistic"):
+        raise GalkinError(
+            "velocity_convention must be 'radio', 'optical', 'relativistic' or None (the "
+            f"cube's own); got {velocity_convention!r}."
+        )
+    ctype = cube.wcs.wcs.ctype[cube.wcs.wcs.spec]
+    unit = cube.spectral_axis.unit
+    rest = _rest_frequency(rest_frequency, cube)
+    info = {"spectral_axis": ctype, "spectral_unit": unit.to_string(), "rest_frequency": rest}
+    if unit.is_equivalent(KM_S):
+        native = _CONVENTION_OF_CTYPE.get(ctype[:4])
+        if velocity_convention not in (None, native):
+            raise GalkinError(
+                f"The cube's spectral axis is already a velocity ({ctype}, {native} "
+                f"convention); galkin does not re-grid between conventions. Pass "
+                f"velocity_convention=None or {native!r}."
+            )
+        info["velocity_convention"] = native
+        return cube.with_spectral_unit(KM_S), info
+    if not unit.is_equivalent(u.Hz, equivalencies=u.spectral()):
+        raise GalkinError(
+            f"The cube's third axis ({ctype}, unit {unit}) is not spectral: expected a velocity, "
+            "frequency or wavelength axis."
+        )
+    if rest is None:
+        raise GalkinError(
+            f"The cube's spectral axis is {ctype} ({unit}) and its header has no rest frequency "
+            f"(RESTFRQ): pass rest_frequency= to convert it to velocity ({_REST_EXAMPLES})."
+        )
+    if velocity_convention is None:
+        velocity_convention = "optical" if unit.physical_type == "length" else "radio"
+    info["velocity_convention"] = velocity_convention
+    cube = cube.with_spectral_unit(
+        KM_S, velocity_convention=velocity_convention, rest_value=rest.to(unit, u.spectral())
+    )
+    return cube, info
+
+
+def _find_beam(cube, beam):
+    """The beam from the argument, else the cube's (header BMAJ or AIPS/CASA HISTORY), or None."""
+    if beam is not None:
+        return _as_beam(beam), "argument"
+    found = getattr(cube, "_beam", None)  # cube.beam raises NoBeamError when absent
+    if found is None or not (np.isfinite(found.major.value) and found.major.value > 0):
+        return None, None
+    return found, "cube"
+
+
+class _Planes:
+    """Channel-by-channel read access to a cube's data (blanks as NaN) for :mod:`masking`."""
+
+    def __init__(self, cube):
+        self.cube = cube
+        self.shape = cube.shape
+
+    def __getitem__(self, channel):
+        return np.asarray(self.cube.unitless_filled_data[channel], dtype=np.float32)
+
+
+def _noise(planes, noise, unit):
+    if noise is None:
+        rms, line_free = masking.estimate_rms(planes)
+        how = f"1.4826*MAD of {int(line_free.sum())}/{line_free.size} line-free channels"
+        return rms, how
+    if not (isinstance(noise, u.Quantity) and noise.unit.is_equivalent(unit)):
+        raise GalkinError(
+            f"noise must be a Quantity in the cube's brightness unit ({unit or 'dimensionless'}), "
+            f"e.g. noise=0.003 * u.Unit('{unit}'); got {noise!r}."
+        )
+    rms = as_quantity(noise, "noise", unit, scalar=True).to_value(unit)
+    if not rms > 0:
+        raise GalkinError(f"noise must be positive; got {noise}.")
+    return float(rms), "given"
+
+
+def _mask(planes, method, nsigma, rms, noise_given, kernel_px, meta, unit):
+    """3-D mask; each channel is cut against its own noise (constant if ``noise`` was given)."""
+    if method == "none":
+        return None
+    channel = masking.channel_rms(planes)
+    if method == "clip":
+        cut_rms = np.full(channel.shape, rms) if noise_given else channel
+        meta["channel_rms"] = cut_rms * unit
+        return masking.clip_mask(planes, cut_rms, nsigma=nsigma)
+    factor = rms / channel if noise_given else 1.0  # impose the given noise level
+    mask, rms_smooth = masking.smooth_mask(
+        planes, fwhm_px=kernel_px, nsigma=nsigma, rms_factor=factor
+    )
+    meta["channel_rms"] = channel * unit
+    meta["smooth_rms"] = rms_smooth * unit
+    return mask
+
+
+def _moments(cube, mask):
+    """Moment 0, 1 and the moment-2 linewidth; NaN where there is no emission."""
+    if mask is not None:
+        cube = cube.with_mask(mask)
+    with np.errstate(all="ignore"):
+        # how="auto": whole cube in memory below 1e8 voxels, channel by channel above.
+        mom0 = cube.moment0(how="auto")
+        mom1 = cube.moment1(how="auto")
+        sigma = cube.linewidth_sigma(how="auto")
+    spec = cube.spectral_axis.to_value(KM_S)
+    half = np.abs(np.diff(spec)).max(initial=0.0) / 2
+    v1 = mom1.to_value(KM_S)
+    with np.errstate(invalid="ignore"):
+        valid = (mom0.value > 0) & (v1 >= spec.min() - half) & (v1 <= spec.max() + half)
+    maps = [u.Quantity(m, copy=True) for m in (mom0, mom1.to(KM_S), sigma.to(KM_S))]
+    for m in maps:
+        m[~valid] = np.nan
+    return (*maps, valid)
+
+
+def maps_from_cube(
+    cube,
+    *,
+    rest_frequency=None,
+    velocity_convention=None,
+    mask="smooth",
+    clip_sigma=None,
+    noise=None,
+    region=None,
+    beam=None,
+    name=None,
+    center=None,
+    position_angle=None,
+    systemic_velocity=None,
+):
+    """Moment maps (Eqs. 3.1-3.2 of the thesis) and their mask from a spectral cube.
+
+    Parameters
+    ----------
+    cube : `~spectral_cube.SpectralCube`
+        3-D cube with a velocity, frequency or wavelength axis.  A
+        `~spectral_cube.VaryingResolutionSpectralCube` is first convolved to its
+        common beam (or to ``beam``); a `~spectral_cube.StokesSpectralCube`
+        gives its Stokes I.
+    rest_frequency : `~astropy.units.Quantity`, optional
+        Rest frequency (or wavelength) of the line, for frequency/wavelength
+        axes; default: the header's RESTFRQ/RESTFREQ/RESTWAV.
+    velocity_convention : {None, 'radio', 'optical', 'relativistic'}, optional
+        For frequency/wavelength axes; None means radio for frequency and
+        optical for wavelength.  A velocity axis keeps its own convention.
+    mask : {'smooth', 'clip', 'none'}, optional
+        Emission mask: smooth mask (Dame 2011), clipping, or none.  See
+        :mod:`galkin.masking`.
+    clip_sigma : float, optional
+        Threshold in units of the rms: default 4 for 'smooth' (rms of the
+        smoothed cube) and 3 for 'clip'.
+    noise : `~astropy.units.Quantity`, optional
+        Noise rms per channel in the cube's brightness unit; default: measured
+        in the line-free channels (:func:`galkin.masking.estimate_rms`).
+    region : `regions.PixelRegion` or `regions.SkyRegion`, optional
+        Keep only pixels inside it (:meth:`KinematicMaps.restrict`).
+    beam : `radio_beam.Beam` or `~astropy.units.Quantity`, optional
+        Overrides the cube's beam (or supplies a missing one); an angle is the
+        FWHM of a circular beam.  Without either the maps carry ``beam=None``.
+    name : str, optional
+        Default: the header's OBJECT.
+    center, position_angle, systemic_velocity : optional
+        Priors passed to `~galkin.KinematicMaps`.
+
+    Returns
+    -------
+    `~galkin.KinematicMaps`
+        ``moment0`` (cube unit x km/s), ``moment1`` and ``dispersion`` (km/s).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy import units as u
+    >>> from astropy.wcs import WCS
+    >>> from spectral_cube import SpectralCube
+    >>> wcs = WCS(naxis=3)
+    >>> wcs.wcs.ctype = ["RA---SIN", "DEC--SIN", "VRAD"]
+    >>> wcs.wcs.cunit = ["deg", "deg", "km/s"]
+    >>> wcs.wcs.cdelt = [-1 / 3600, 1 / 3600, 10.0]
+    >>> wcs.wcs.crval = [150.0, 2.0, 0.0]
+    >>> wcs.wcs.crpix = [10.5, 10.5, 16.0]  # channel 15 (0-based) is at 0 km/s
+    >>> v = np.arange(-15, 15)[:, None, None] * 10.0
+    >>> data = np.exp(-0.5 * ((v - 50.0) / 20.0) ** 2) * np.ones((30, 20, 20))
+    >>> data += np.random.default_rng(0).normal(0, 0.05, data.shape)
+    >>> cube = SpectralCube(data * u.K, wcs)
+    >>> maps = maps_from_cube(cube, beam=3 * u.arcsec)
+    >>> round(float(np.nanmedian(maps.moment1.value)))
+    50
+    """
+    cube, stokes = _as_spectral_cube(cube)
+    if mask not in MASK_METHODS:
+        raise GalkinError(f"mask must be one of {MASK_METHODS}; got {mask!r}.")
+    nsigma = DEFAULT_NSIGMA[mask] if clip_sigma is None else _positive(clip_sigma, "clip_sigma")
+    if cube.wcs.celestial.naxis != 2:
+        raise GalkinError("The cube has no two celestial axes (RA/Dec): it is not a sky cube.")
+    beam = None if beam is None else _as_beam(beam)
+    with warnings.catch_warnings():
+        # spectral-cube re-parses the header for every derived cube; the WCS fixes
+        # it reports (units, NCP -> SIN, VELO-HEL -> VOPT) were reported at read time.
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        cube, convolved = _common_resolution(cube, beam)
+        cube, meta = _to_velocity(cube, rest_frequency, velocity_convention)
+        beam, beam_source = _find_beam(cube, beam)
+        planes = _Planes(cube)
+        rms, noise_method = _noise(planes, noise, cube.unit)
+        scale = np.sqrt(np.prod(proj_plane_pixel_scales(cube.wcs.celestial))) * u.deg
+        kernel_px = NO_BEAM_KERNEL_PX if beam is None else float(beam.major / scale)
+        meta.update(
+            source="cube",
+            stokes=stokes,
+            channel_width=np.abs(np.diff(cube.spectral_axis)).mean().to(KM_S),
+            n_channels=cube.shape[0],
+            noise_rms=rms * cube.unit,
+            noise_method=noise_method,
+            mask_method=mask,
+            mask_threshold=nsigma,
+            beam_source=beam_source,
+            convolved_to_common_beam=convolved,
+        )
+        if mask == "smooth":
+            meta["smooth_kernel_fwhm"] = (kernel_px * scale).to(u.arcsec)
+        mask3d = _mask(planes, mask, nsigma, rms, noise is not None, kernel_px, meta, cube.unit)
+        mom0, mom1, sigma, valid = _moments(cube, mask3d)
+        maps = KinematicMaps(
+            mom0,
+            mom1,
+            dispersion=sigma,
+            mask=valid,
+            beam=beam,
+            wcs=cube.wcs.celestial,
+            center=center,
+            position_angle=position_angle,
+            systemic_velocity=systemic_velocity,
+            name=name or str(cube.header.get("OBJECT", "")).strip() or None,
+            meta=meta,
+        )
+        if region is not None:
+            maps = maps.restrict(region)
+    return maps
