@@ -1,0 +1,272 @@
+"""Contract tests for decoder profiles, to subclass in a plugin's own test suite.
+
+A package that registers a profile through the
+:func:`~galkin.hookspecs.galkin_register_profiles` hook proves it works with
+galkin's decoder by subclassing the matching base class and naming the profile::
+
+    # tests/test_contract.py of your package
+    from galkin.testing import BaseTestVelocityProfile
+
+    from my_package import TanhProfile
+
+
+    class TestTanhProfile(BaseTestVelocityProfile):
+        profile_class = TanhProfile
+
+pytest then runs every contract test on ``TanhProfile``: a valid name and
+parameters; finite values of the right shape and dtype in float32 and float64
+on radii from 0 to far beyond the field, with batched parameters at the
+corners and the centre of their bounds; finite gradients that reach every
+parameter (and the radius); the physics every velocity (or intensity) profile
+must obey; and registration through the plugin manager (set
+``check_registered = False`` to test a class that is not installed as a
+plugin).  Class attributes such as ``max_radius`` or ``peak_range`` can be
+overridden where a profile has a good reason to differ.
+
+The base classes are not collected on their own (their names do not start with
+``Test``).  galkin runs the same suite over every registered profile.  This
+module needs pytest and torch.
+"""
+
+import inspect
+import itertools
+
+import pytest
+import torch
+
+import galkin
+from galkin.profiles import DecoderProfile, IntensityProfile, Parameter, VelocityProfile
+
+__all__ = [
+    "BaseTestProfile",
+    "BaseTestIntensityProfile",
+    "BaseTestVelocityProfile",
+    "radius_grid",
+    "parameter_grid",
+]
+
+_DTYPES = pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+
+
+def radius_grid(dtype=torch.float64):
+    """Radii that probe a profile: 0, tiny, across the field and far beyond.
+
+    Parameters
+    ----------
+    dtype : `torch.dtype`
+
+    Returns
+    -------
+    `torch.Tensor`
+        Shape ``(1, 1, 8, 16)``: exactly 0, 22 radii log-spaced from 1e-8 up
+        to 0.1, 100 from 0.1 to 3, and 10 to 1e5 (units of the field).
+    """
+    radii = torch.cat(
+        [
+            torch.zeros(1, dtype=torch.float64),
+            torch.logspace(-8, -1, 23, dtype=torch.float64)[:-1],
+            torch.linspace(0.1, 3.0, 100, dtype=torch.float64),
+            torch.tensor([10.0, 1e2, 1e3, 1e4, 1e5], dtype=torch.float64),
+        ]
+    )
+    return radii.reshape(1, 1, 8, 16).to(dtype)
+
+
+def parameter_grid(profile_class, dtype=torch.float64):
+    """Every corner of the parameters' bounds box, and its centre.
+
+    Parameters
+    ----------
+    profile_class : type
+        A `~galkin.profiles.DecoderProfile` subclass.
+    dtype : `torch.dtype`
+
+    Returns
+    -------
+    dict of str to `torch.Tensor`
+        One tensor of shape ``(2**P + 1, 1, 1, 1)`` per parameter.
+    """
+    bounds = [p.bounds for p in profile_class.parameters]
+    rows = [list(corner) for corner in itertools.product(*bounds)]
+    rows.append([0.5 * (low + high) for low, high in bounds])
+    table = torch.tensor(rows, dtype=dtype).reshape(len(rows), len(bounds), 1, 1, 1)
+    return {p.name: table[:, i].clone() for i, p in enumerate(profile_class.parameters)}
+
+
+def _evaluate(profile, dtype, *, requires_grad=False):
+    radius = radius_grid(dtype).requires_grad_(requires_grad)
+    params = {
+        name: value.requires_grad_(requires_grad)
+        for name, value in parameter_grid(type(profile), dtype).items()
+    }
+    return radius, params, profile.evaluate(radius, **params)
+
+
+class BaseTestProfile:
+    """Tests every decoder profile must pass; subclass and set ``profile_class``."""
+
+    #: The `~galkin.profiles.DecoderProfile` subclass under test.
+    profile_class = None
+    #: Also check that ``galkin.get_profile(name)`` returns the class.
+    check_registered = True
+    #: The base class the profile must derive from.
+    expected_base = DecoderProfile
+
+    @pytest.fixture
+    def profile(self):
+        """An instance of the profile under test (override to parametrise)."""
+        if self.profile_class is None:
+            pytest.fail(f"{type(self).__name__} must set the class attribute 'profile_class'.")
+        return self.profile_class()
+
+    def test_is_profile_subclass(self, profile):
+        assert isinstance(profile, self.expected_base), (
+            f"{type(profile).__name__} must subclass {self.expected_base.__name__}."
+        )
+
+    def test_name(self, profile):
+        name = type(profile).name
+        assert isinstance(name, str) and name.isidentifier(), (
+            f"profile name must be a non-empty identifier-like string, got {name!r}."
+        )
+
+    def test_parameters(self, profile):
+        parameters = type(profile).parameters
+        assert isinstance(parameters, tuple) and parameters, (
+            "'parameters' must be a non-empty tuple."
+        )
+        for p in parameters:
+            assert isinstance(p, Parameter), f"{p!r} is not a galkin.profiles.Parameter."
+            low, high = (float(b) for b in p.bounds)
+            assert torch.isfinite(torch.tensor([low, high])).all(), f"{p.name}: bounds not finite."
+            assert low < high, f"{p.name}: bounds must be (low, high) with low < high."
+            if p.kind == "length":
+                assert low > 0, f"length parameter {p.name!r} must have a positive lower bound."
+            if p.kind == "velocity":
+                assert low >= 0, f"amplitude {p.name!r} must have a non-negative lower bound."
+            assert p.description, f"parameter {p.name!r} needs a description."
+        names = [p.name for p in parameters]
+        assert len(set(names)) == len(names), f"parameter names are not unique: {names}."
+
+    def test_evaluate_signature_matches_parameters(self, profile):
+        signature = inspect.signature(profile.evaluate)
+        kinds = {p.kind for p in signature.parameters.values()}
+        if inspect.Parameter.VAR_KEYWORD in kinds:
+            return
+        keywords = {
+            name: p
+            for name, p in signature.parameters.items()
+            if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        }
+        names = profile.parameter_names()
+        missing = [name for name in names if name not in keywords]
+        assert not missing, f"evaluate() does not accept the parameters {missing}."
+        extra = [
+            name
+            for name, p in keywords.items()
+            if name != "radius" and name not in names and p.default is inspect.Parameter.empty
+        ]
+        assert not extra, f"evaluate() requires arguments that are not parameters: {extra}."
+
+    @_DTYPES
+    def test_evaluate_shape_dtype_finite(self, profile, dtype):
+        radius, params, out = _evaluate(profile, dtype)
+        expected = torch.broadcast_shapes(radius.shape, *(v.shape for v in params.values()))
+        assert isinstance(out, torch.Tensor)
+        assert out.shape == expected, f"shape {tuple(out.shape)}, expected {tuple(expected)}."
+        assert out.dtype == dtype, f"evaluate returned {out.dtype} for {dtype} inputs."
+        assert torch.isfinite(out).all(), "evaluate returned non-finite values."
+
+    @_DTYPES
+    def test_gradients_reach_every_parameter(self, profile, dtype):
+        radius, params, out = _evaluate(profile, dtype, requires_grad=True)
+        grads = torch.autograd.grad(out.sum(), [radius, *params.values()], allow_unused=True)
+        assert grads[0] is not None and torch.isfinite(grads[0]).all(), (
+            "the gradient with respect to the radius is missing or not finite."
+        )
+        for name, grad in zip(params, grads[1:], strict=True):
+            assert grad is not None, f"no gradient reaches parameter {name!r}."
+            assert torch.isfinite(grad).all(), f"gradient of {name!r} is not finite."
+            assert (grad != 0).any(), f"gradient of {name!r} is zero everywhere."
+
+    def test_registered(self, profile):
+        if not self.check_registered:
+            pytest.skip("check_registered = False")
+        cls = type(profile)
+        hint = (
+            "Register it with the galkin_register_profiles hook and a 'galkin' entry point, "
+            "or set check_registered = False."
+        )
+        try:
+            found = galkin.get_profile(cls.name)
+        except galkin.PluginError as exc:
+            pytest.fail(f"{exc} {hint}")
+        assert found is cls, f"galkin.get_profile({cls.name!r}) returns {found}. {hint}"
+
+
+class BaseTestIntensityProfile(BaseTestProfile):
+    """Contract of an `~galkin.profiles.IntensityProfile`."""
+
+    expected_base = IntensityProfile
+    #: Allowed range of each profile's maximum over the field (of order one).
+    peak_range = (0.5, 2.0)
+    #: Largest radius, in units of the field, over which the peak is taken.
+    max_radius = 3.0
+
+    @_DTYPES
+    def test_non_negative(self, profile, dtype):
+        _, _, out = _evaluate(profile, dtype)
+        assert (out >= 0).all(), "surface brightness must be non-negative."
+
+    @_DTYPES
+    def test_peak_of_order_one(self, profile, dtype):
+        radius, _, out = _evaluate(profile, dtype)
+        inside = (radius <= self.max_radius).expand_as(out)
+        peaks = out.where(inside, 0).flatten(1).amax(dim=1)
+        low, high = self.peak_range
+        assert ((peaks >= low) & (peaks <= high)).all(), (
+            f"peak brightness {peaks.tolist()} outside {self.peak_range}: the decoder expects "
+            "profiles of order one at the peak (it fits the flux scale itself)."
+        )
+
+
+class BaseTestVelocityProfile(BaseTestProfile):
+    """Contract of a `~galkin.profiles.VelocityProfile`."""
+
+    expected_base = VelocityProfile
+    #: Largest radius, in units of the field, over which ``|V|`` is bounded.
+    max_radius = 3.0
+    #: ``|V| <= max_speed_ratio * amplitude`` out to ``max_radius``.
+    max_speed_ratio = 10.0
+
+    def test_one_amplitude(self, profile):
+        kinds = [p.kind for p in type(profile).parameters]
+        assert kinds.count("velocity") == 1, (
+            "a velocity profile needs exactly one parameter of kind 'velocity' (its amplitude); "
+            f"kinds are {kinds}."
+        )
+        assert type(profile).amplitude() in profile.parameter_names()
+
+    @_DTYPES
+    def test_linear_in_amplitude(self, profile, dtype):
+        radius, params, out = _evaluate(profile, dtype)
+        amplitude = type(profile).amplitude()
+        doubled = profile.evaluate(radius, **{**params, amplitude: 2 * params[amplitude]})
+        torch.testing.assert_close(doubled, 2 * out)
+
+    @_DTYPES
+    def test_zero_at_centre(self, profile, dtype):
+        params = parameter_grid(type(profile), dtype)
+        centre = profile.evaluate(torch.zeros(1, 1, 1, 1, dtype=dtype), **params)
+        amplitude = params[type(profile).amplitude()]
+        assert (centre.abs() <= 1e-6 * amplitude).all(), f"V(R=0) = {centre.flatten().tolist()}."
+
+    @_DTYPES
+    def test_bounded(self, profile, dtype):
+        radius, params, out = _evaluate(profile, dtype)
+        amplitude = params[type(profile).amplitude()]
+        inside = (radius <= self.max_radius).expand_as(out)
+        ratio = (out.abs() / amplitude).where(inside, 0).amax()
+        assert ratio <= self.max_speed_ratio, (
+            f"|V| reaches {float(ratio):.3g} times the amplitude within R <= {self.max_radius}."
+        )

@@ -1,0 +1,38 @@
+"""galkin's built-in decoder profiles, registered through the ordinary hook.
+
+Intensity profiles: ``exponential`` (the thesis default), ``sersic``,
+``truncated_gaussian``.  Velocity profiles: ``arctan`` (the thesis default),
+``courteau``, ``polyex``.  Each lives in the module named after it.
+"""
+
+from galkin.hookspecs import hookimpl
+
+from .arctan import ArctanProfile
+from .courteau import CourteauProfile
+from .exponential import ExponentialProfile
+from .polyex import PolyexProfile
+from .sersic import SersicProfile
+from .truncated_gaussian import TruncatedGaussianProfile
+
+__all__ = [
+    "ArctanProfile",
+    "CourteauProfile",
+    "ExponentialProfile",
+    "PolyexProfile",
+    "SersicProfile",
+    "TruncatedGaussianProfile",
+    "galkin_register_profiles",
+]
+
+
+@hookimpl
+def galkin_register_profiles():
+    """Register the built-in intensity and velocity profiles."""
+    return [
+        ExponentialProfile,
+        SersicProfile,
+        TruncatedGaussianProfile,
+        ArctanProfile,
+        CourteauProfile,
+        PolyexProfile,
+    ]
