@@ -1,0 +1,66 @@
+"""Gaussian beam kernels on arbitrary (affine) pixel grids, in torch.
+
+The beam is described in the decoder's (major, minor) frame, in field units, by
+``(sigma_major, sigma_minor, angle)``; a pixel grid by the 2x2 matrix whose columns
+are the (major, minor) steps of one pixel in x and y.  The kernel is the normalised
+Gaussian evaluated at the grid's pixel offsets, so the same code serves the
+network's square grid and the input's sky grid.
+"""
+
+import math
+
+import torch
+
+__all__ = ["beam_kernels", "convolve"]
+
+
+def beam_kernels(beams, steps, *, max_half=None, dtype=torch.float32, device=None):
+    """Normalised beam kernels, one per galaxy.
+
+    Parameters
+    ----------
+    beams : `torch.Tensor`
+        ``(B, 3)``: sigma_major, sigma_minor (field units), angle (rad) of the
+        major axis from the frame's major axis towards its minor axis.
+    steps : `torch.Tensor`
+        ``(B, 2, 2)`` or ``(2, 2)``: columns are the frame coordinates of a +1 pixel
+        step in x and in y.
+    max_half : int, optional
+        Cap on the kernel half-size in pixels.
+
+    Returns
+    -------
+    `torch.Tensor`
+        ``(B, 1, K, K)`` kernels summing to one, K odd.
+    """
+    beams = torch.as_tensor(beams, dtype=dtype, device=device)
+    steps = torch.as_tensor(steps, dtype=dtype, device=device)
+    if steps.ndim == 2:
+        steps = steps.expand(beams.shape[0], 2, 2)
+    smaj, smin, ang = beams.unbind(-1)
+    # Pixel size along its smallest direction, to size the kernel.
+    pix = torch.linalg.svdvals(steps)[:, -1]
+    half = int(math.ceil(float((4.0 * smaj / pix).max())))
+    half = max(1, min(half, max_half) if max_half else half)
+    r = torch.arange(-half, half + 1, dtype=dtype, device=device)
+    dy, dx = torch.meshgrid(r, r, indexing="ij")
+    # (B, K, K) frame coordinates of every kernel pixel.
+    fu = steps[:, 0, 0, None, None] * dx + steps[:, 0, 1, None, None] * dy
+    fw = steps[:, 1, 0, None, None] * dx + steps[:, 1, 1, None, None] * dy
+    ca, sa = torch.cos(ang)[:, None, None], torch.sin(ang)[:, None, None]
+    a = fu * ca + fw * sa  # along the beam's major axis
+    b = -fu * sa + fw * ca
+    k = torch.exp(-0.5 * ((a / smaj[:, None, None]) ** 2 + (b / smin[:, None, None]) ** 2))
+    k = k / k.sum(dim=(-2, -1), keepdim=True)
+    return k[:, None]
+
+
+def convolve(images, kernels):
+    """Convolve ``(B, C, H, W)`` images, galaxy b with ``kernels[b]``; 'same' size, zero-padded."""
+    b, c, h, w = images.shape
+    k = kernels.shape[-1]
+    weight = kernels.repeat_interleave(c, dim=0)  # (B*C, 1, K, K)
+    out = torch.nn.functional.conv2d(
+        images.reshape(1, b * c, h, w), weight, padding=k // 2, groups=b * c
+    )
+    return out.reshape(b, c, h, w)

@@ -1,0 +1,190 @@
+"""`galkin.fit`: one galaxy in, a `FitResult` out.
+
+The data path, top to bottom: input (cube, maps, or file) -> `KinematicMaps`
+(:mod:`galkin.cube`) -> normalised network maps (:mod:`galkin.preprocess`) ->
+a registered kinematic model (the SAE by default) with registered profiles ->
+`FitResult` (:mod:`galkin.result`).
+"""
+
+import time
+from pathlib import Path
+
+import numpy as np
+from astropy import units as u
+
+from .exceptions import GalkinError
+from .maps import KinematicMaps
+from .plugins import get_model, get_profile
+from .preprocess import DEFAULT_SIZE, prepare
+
+__all__ = ["fit", "as_maps"]
+
+
+def as_maps(data, *, beam=None, rest_frequency=None, region=None, mask="smooth"):
+    """Turn a cube, `KinematicMaps` or FITS cube path into `KinematicMaps`.
+
+    Parameters
+    ----------
+    data : `~spectral_cube.SpectralCube`, `KinematicMaps`, str or `pathlib.Path`
+    beam : `radio_beam.Beam` or `~astropy.units.Quantity`, optional
+        Supplies (or overrides) the beam.
+    rest_frequency : `~astropy.units.Quantity`, optional
+        For frequency or wavelength cubes without RESTFRQ.
+    region : `regions.PixelRegion` or `regions.SkyRegion`, optional
+        Restrict the fit to this region.
+    mask : {"smooth", "clip", "none"}, optional
+        Cube masking method (see :func:`galkin.cube.maps_from_cube`).
+    """
+    from .cube import SpectralCube, is_cube
+
+    if isinstance(data, (str, Path)):
+        path = Path(data)
+        if not path.exists():
+            raise GalkinError(f"data file {str(path)!r} does not exist.")
+        data = SpectralCube.read(path)
+    if is_cube(data):
+        from .cube import maps_from_cube
+
+        return maps_from_cube(
+            data, rest_frequency=rest_frequency, beam=beam, region=region, mask=mask
+        )
+    if isinstance(data, KinematicMaps):
+        maps = data if beam is None else data.replace(beam=beam)
+        return maps if region is None else maps.restrict(region)
+    ndim = np.ndim(data) if not isinstance(data, dict) else None
+    kind = type(data).__name__
+    if isinstance(data, np.ndarray) and not isinstance(data, u.Quantity):
+        hint = "it has no units"
+    elif ndim in (2, 3):
+        hint = "a bare array carries no WCS, beam or spectral axis"
+    else:
+        hint = f"it has {ndim} dimensions; galkin fits 2-D moment maps or 3-D cubes"
+    raise GalkinError(
+        f"data must be a spectral_cube.SpectralCube, a galkin.KinematicMaps or a FITS file path; "
+        f"got {kind} ({hint}). For moment maps use galkin.KinematicMaps(moment0=m0 * u.Jy, "
+        "moment1=m1 * u.km / u.s, pixel_scale=0.5 * u.arcsec, beam=...); for a cube use "
+        "SpectralCube.read(path)."
+    )
+
+
+def fit(
+    data,
+    *,
+    mode="solo",
+    model="sae",
+    intensity="exponential",
+    velocity="arctan",
+    beam=None,
+    beam_smearing=True,
+    rest_frequency=None,
+    region=None,
+    mask="smooth",
+    center=None,
+    position_angle=None,
+    systemic_velocity=None,
+    pa_estimator="symmetry",
+    clip_percentile=None,
+    others=(),
+    mc_samples=100,
+    size=DEFAULT_SIZE,
+    device=None,
+    seed=None,
+    config=None,
+):
+    """Fit a rotating-disc model to one galaxy.
+
+    Parameters
+    ----------
+    data : `~spectral_cube.SpectralCube`, `KinematicMaps`, str or `pathlib.Path`
+        The galaxy: a cube (any spectral axis), moment maps, or a FITS cube path.
+    mode : {"solo", "combined"}, optional
+        ``"solo"`` trains the model on this galaxy alone; ``"combined"`` trains on
+        this galaxy plus ``others``.
+    model : str, optional
+        Registered kinematic model (see `galkin.list_models`).
+    intensity, velocity : str, optional
+        Registered profiles (see `galkin.list_profiles`).
+    beam : `radio_beam.Beam` or `~astropy.units.Quantity`, optional
+        Supplies or overrides the restoring beam (FWHM Quantity = circular beam).
+    beam_smearing : bool, optional
+        Convolve the model with the beam (default). A beam is then required.
+    rest_frequency : `~astropy.units.Quantity`, optional
+        For frequency/wavelength cubes without RESTFRQ.
+    region : `regions.PixelRegion` or `regions.SkyRegion`, optional
+        Fit only inside this region.
+    mask : {"smooth", "clip", "none"}, optional
+        Cube masking method.
+    center : tuple of float, optional
+        ``(x, y)`` pixel centre; default from the maps or the moment-0 centroid.
+    position_angle : `~astropy.units.Quantity`, optional
+        Initial position angle (east of north, receding side); estimated if omitted.
+        The model refines it by up to +-15 deg.
+    systemic_velocity : `~astropy.units.Quantity`, optional
+    pa_estimator : str, optional
+        Registered position-angle estimator (``"symmetry"`` fast, ``"pafit"`` reference).
+    clip_percentile : float, optional
+        Clip noisy moment-1 maps at this percentile (thesis: 96).
+    others : sequence, optional
+        Extra galaxies (same kinds as ``data``) for combined mode.
+    mc_samples : int, optional
+        Monte-Carlo dropout samples.
+    size : int, optional
+        Network map size (64).
+    device : str, optional
+        torch device; default CUDA when available, else CPU.
+    seed : int, optional
+        Makes training reproducible.
+    config : optional
+        Model-specific training configuration.
+
+    Returns
+    -------
+    FitResult
+    """
+    from .result import FitResult
+
+    start = time.perf_counter()
+    maps = as_maps(data, beam=beam, rest_frequency=rest_frequency, region=region, mask=mask)
+    if beam_smearing and maps.beam is None:
+        raise GalkinError(
+            f"{maps.name!r} has no beam information (no BMAJ/BMIN in the header), and the fit "
+            "models beam smearing. Pass the restoring beam, e.g. "
+            "galkin.fit(data, beam=Beam(major=13*u.arcsec, minor=11*u.arcsec, pa=0*u.deg)) or "
+            "beam=12*u.arcsec for a circular beam, or fit without it with beam_smearing=False."
+        )
+    if not beam_smearing:
+        maps = maps.replace(beam=None)
+    intensity_profile = get_profile(intensity, "intensity")()
+    velocity_profile = get_profile(velocity, "velocity")()
+    model_cls = get_model(model)
+    if mode not in model_cls.modes:
+        raise GalkinError(
+            f"mode={mode!r} is not supported by model {model!r}; choose from {model_cls.modes}."
+        )
+    if mode == "combined" and not others:
+        raise GalkinError("mode='combined' needs other galaxies: pass others=[...].")
+
+    options = dict(size=size, clip_percentile=clip_percentile, pa_estimator=pa_estimator)
+    target = prepare(
+        maps,
+        center=center,
+        position_angle=position_angle,
+        systemic_velocity=systemic_velocity,
+        **options,
+    )
+    extra = [
+        prepare(as_maps(o, rest_frequency=rest_frequency, mask=mask), **options) for o in others
+    ]
+    kin_model = model_cls(intensity_profile, velocity_profile, device=device)
+    output = kin_model.fit(
+        [target], mode=mode, others=extra, mc_samples=mc_samples, seed=seed, config=config
+    )[0]
+    return FitResult(
+        prepared=target,
+        output=output,
+        intensity=intensity_profile,
+        velocity=velocity_profile,
+        model=model,
+        mode=mode,
+        runtime=time.perf_counter() - start,
+    )

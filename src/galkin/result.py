@@ -1,0 +1,190 @@
+"""`FitResult`: fitted parameters as Quantities with Monte-Carlo-dropout errors."""
+
+import numpy as np
+from astropy import units as u
+from astropy.table import QTable
+
+from .parameters import ParameterSpace
+from .units import KM_S
+
+__all__ = ["FitResult"]
+
+
+class FitResult:
+    """The fit of one galaxy.
+
+    Every fitted parameter is an attribute holding the mean of the Monte-Carlo
+    dropout samples as a Quantity, with ``<name>_err`` holding their standard
+    deviation: ``inclination``, ``position_angle``, ``systemic_velocity`` and
+    each profile parameter (``r_scale``, ``v_max``, ``r_turn`` for the default
+    exponential disc and arctan rotation curve).
+
+    The errors are the spread of the model's predictions under dropout (thesis
+    §3.2.7): a lower limit on the true uncertainty. The position-angle error adds
+    the estimator's error in quadrature.
+
+    Attributes
+    ----------
+    samples : dict of str to `~astropy.units.Quantity`
+        The Monte-Carlo samples.
+    loss : float
+        Normalised reconstruction MSE of the mean model.
+    prepared : `~galkin.preprocess.PreparedMaps`
+        The network inputs and scales.
+    output : `~galkin.model.ModelOutput`
+        The model's raw output (decoder units).
+    """
+
+    def __init__(self, prepared, output, intensity, velocity, *, model, mode, runtime=None):
+        self.prepared = prepared
+        self.output = output
+        self.intensity = intensity
+        self.velocity = velocity
+        self.model = model
+        self.mode = mode
+        self.runtime = runtime
+        self.space = ParameterSpace(intensity, velocity)
+        scales = prepared.scales
+        self.samples = self.space.to_physical(output.samples, scales)
+        self.samples["systemic_velocity"] = (
+            np.full(
+                len(self.samples["inclination"]),
+                scales.systemic_velocity + output.velocity_offset * scales.velocity,
+            )
+            * KM_S
+        )
+        self.loss = output.loss
+        self.name = prepared.maps.name
+
+    # ------------------------------------------------------------------ values
+    @property
+    def parameter_names(self):
+        """Names of every reported parameter."""
+        return ("inclination", "position_angle", "systemic_velocity") + tuple(
+            n for n in self.space.names if n not in ("inclination", "pa_offset")
+        )
+
+    def value(self, name):
+        """Mean of parameter ``name`` (a Quantity)."""
+        s = self.samples[name]
+        if name == "position_angle":
+            ang = np.radians(s.to_value(u.deg))
+            return (
+                np.mod(np.degrees(np.arctan2(np.sin(ang).mean(), np.cos(ang).mean())), 360) * u.deg
+            )
+        return s.mean()
+
+    def error(self, name):
+        """Standard deviation of parameter ``name`` (a Quantity)."""
+        s = self.samples[name]
+        if name == "position_angle":
+            diff = np.mod(s.to_value(u.deg) - self.value(name).to_value(u.deg) + 180, 360) - 180
+            spread = np.sqrt(np.mean(diff**2))
+            return np.hypot(spread, self.prepared.scales.position_angle_error) * u.deg
+        return s.std()
+
+    def __getattr__(self, name):
+        if name.startswith("_") or "samples" not in self.__dict__:
+            raise AttributeError(name)
+        base, _, suffix = name.rpartition("_err")
+        if suffix == "" and base in self.samples and name.endswith("_err"):
+            return self.error(base)
+        if name in self.samples:
+            return self.value(name)
+        raise AttributeError(f"FitResult has no attribute {name!r}")
+
+    # ------------------------------------------------------------------ outputs
+    def to_table(self):
+        """One-row `~astropy.table.QTable`: each parameter, its ``_err``, and provenance."""
+        row = {"name": [self.name]}
+        for name in self.parameter_names:
+            row[name] = u.Quantity([self.value(name)])
+            row[f"{name}_err"] = u.Quantity([self.error(name)])
+        row["loss"] = [self.loss]
+        row["model"] = [self.model]
+        row["mode"] = [self.mode]
+        row["intensity_profile"] = [self.intensity.name]
+        row["velocity_profile"] = [self.velocity.name]
+        row["mc_samples"] = [len(self.samples["inclination"])]
+        return QTable(row)
+
+    def mean_parameters(self):
+        """Mean decoder-unit parameters (dict of float)."""
+        return {k: float(np.mean(v)) for k, v in self.output.samples.items()}
+
+    def model_maps(self):
+        """Model moment maps on the **input** pixel grid, beam-convolved.
+
+        Returns
+        -------
+        moment0, moment1 : `~astropy.units.Quantity`
+            In the units of the input moment 0 and km/s.
+        """
+        import torch
+
+        from .decoder import DiscDecoder
+
+        scales = self.prepared.scales
+        shape = self.prepared.maps.shape
+        origin, steps = scales.input_grid(shape)
+        mean = {
+            k: torch.tensor([v], dtype=torch.float64) for k, v in self.mean_parameters().items()
+        }
+        decoder = DiscDecoder(self.intensity, self.velocity).double()
+        beams = None
+        if scales.beam is not None:
+            beams = torch.tensor([scales.beam], dtype=torch.float64)
+        with torch.no_grad():
+            m0, m1 = decoder(
+                mean,
+                mean["inclination"],
+                torch.tensor(origin[None], dtype=torch.float64),
+                torch.tensor(steps[None], dtype=torch.float64),
+                shape,
+                pa_offset=mean["pa_offset"],
+                beams=beams,
+            )
+        m0 = m0[0].numpy() * self.output.amplitude * scales.flux * scales.flux_unit
+        m1 = (m1[0].numpy() + self.output.velocity_offset) * scales.velocity
+        return m0, (m1 + scales.systemic_velocity) * KM_S
+
+    def rotation_curve(self, radius):
+        """Rotation curve V(R) (mean and MC standard deviation) at ``radius`` (angle Quantity)."""
+        import torch
+
+        from .units import as_value
+
+        r = as_value(radius, "radius", u.arcsec) / self.prepared.scales.field
+        r = torch.as_tensor(np.atleast_1d(r), dtype=torch.float64)[None, :]
+        names = self.velocity.parameter_names()
+        samples = {
+            k: torch.as_tensor(self.output.samples[k], dtype=torch.float64)[:, None] for k in names
+        }
+        with torch.no_grad():
+            v = self.velocity.evaluate(r, **samples).numpy()
+        sin_i = np.clip(np.sin(self.output.samples["inclination"]), 1e-3, None)[:, None]
+        v = v * self.prepared.scales.velocity / sin_i
+        return v.mean(0) * KM_S, v.std(0) * KM_S
+
+    def plot(self, path=None, **kwargs):
+        """Figure of input, model and residual maps and the profiles (thesis Fig. 3.5).
+
+        Parameters
+        ----------
+        path : str or `pathlib.Path`, optional
+            Save the figure here.
+
+        Returns
+        -------
+        `matplotlib.figure.Figure`
+        """
+        from .plotting import plot_fit
+
+        return plot_fit(self, path, **kwargs)
+
+    def __repr__(self):
+        parts = [
+            f"{n}={self.value(n).value:.4g}±{self.error(n).value:.2g} {self.value(n).unit}"
+            for n in self.parameter_names
+        ]
+        return f"<FitResult {self.name!r}: " + ", ".join(parts) + ">"

@@ -1,0 +1,69 @@
+"""The SAE's convolutional encoder (thesis Table 3.1).
+
+Four blocks of 3x3 convolution, ReLU and 2x2 max-pooling (16, 32, 64, 128 filters)
+take a 64x64 map to 128x4x4 = 2048 features; a linear layer and ReLU give the
+trunk's 256 features. The head is Dropout(p) -> Linear -> tanh, so the outputs
+are bounded in [-1, 1]. The thesis used Hardtanh; its gradient is exactly zero
+outside [-1, 1], which in solo training traps a parameter at its bound for good, so
+galkin uses the smooth tanh. The input has two channels: the normalised map and its
+mask (the thesis fed blanks as zeros with no mask).
+"""
+
+import torch
+from torch import nn
+
+from galkin.encoder import Encoder
+
+__all__ = ["SAEEncoder"]
+
+
+class SAEEncoder(nn.Module, Encoder):
+    """CNN encoder with a deterministic trunk and a Monte-Carlo-dropout head.
+
+    Parameters
+    ----------
+    n_outputs : int
+    size : int, optional
+        Side of the input maps (a multiple of 16).
+    in_channels : int, optional
+    dropout : float, optional
+        Dropout probability in the head (thesis 0.1).
+    hidden : int, optional
+        Width of the trunk's last linear layer.
+    """
+
+    def __init__(self, n_outputs, *, size=64, in_channels=2, dropout=0.1, hidden=256):
+        super().__init__()
+        if size % 16:
+            raise ValueError(f"size must be a multiple of 16; got {size}.")
+        layers = []
+        channels = in_channels
+        for width in (16, 32, 64, 128):
+            layers += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+            channels = width
+        self.conv = nn.Sequential(*layers)
+        self.fc = nn.Linear(channels * (size // 16) ** 2, hidden)
+        self.out = nn.Linear(hidden, n_outputs)
+        self.n_outputs = n_outputs
+        self.dropout = float(dropout)
+        # Start every output near the middle of its range.
+        nn.init.zeros_(self.out.bias)
+        nn.init.normal_(self.out.weight, std=1e-3)
+
+    def features(self, images):
+        """Deterministic trunk: ``(B, C, H, W)`` -> ``(B, hidden)``."""
+        return torch.relu(self.fc(self.conv(images).flatten(1)))
+
+    def head(self, features, *, sample=False):
+        """Dropout, linear, tanh. Dropout is on in training mode or when ``sample``."""
+        h = nn.functional.dropout(features, self.dropout, training=self.training or sample)
+        return torch.tanh(self.out(h))
+
+    def set_output(self, z):
+        """Make the head output ``z`` (in (-1, 1)) for any input, before training."""
+        z = torch.as_tensor(z, dtype=self.out.bias.dtype).clamp(-0.95, 0.95)
+        with torch.no_grad():
+            self.out.bias.copy_(torch.atanh(z))
+
+    def forward(self, images):
+        return self.head(self.features(images))

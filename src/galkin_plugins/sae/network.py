@@ -1,0 +1,78 @@
+"""The SAE network: two encoders, the parameter mapping and the analytic decoder."""
+
+import torch
+from torch import nn
+
+from galkin.decoder import DiscDecoder
+from galkin.loss import reconstruction_loss
+from galkin.parameters import ParameterSpace
+
+from .encoder import SAEEncoder
+
+__all__ = ["SAENetwork"]
+
+
+class SAENetwork(nn.Module):
+    """Moment maps -> physical parameters -> reconstructed moment maps.
+
+    Parameters
+    ----------
+    intensity, velocity : DecoderProfile
+        Profile instances.
+    size : int, optional
+    dropout : float, optional
+    scale_height : float, optional
+        Disc scale height in field units (see `~galkin.decoder.DiscDecoder`).
+    """
+
+    def __init__(self, intensity, velocity, *, size=64, dropout=0.1, scale_height=1 / 64):
+        super().__init__()
+        self.space = ParameterSpace(intensity, velocity)
+        self.size = size
+        self.encoder0 = SAEEncoder(len(self.space.moment0_names), size=size, dropout=dropout)
+        self.encoder1 = SAEEncoder(len(self.space.moment1_names), size=size, dropout=dropout)
+        self.decoder = DiscDecoder(intensity, velocity, scale_height=scale_height)
+        step = 1.0 / size
+        c = (size - 1) / 2.0
+        self.register_buffer("_origin", torch.tensor([-c * step, -c * step]), persistent=False)
+        self.register_buffer("_steps", torch.eye(2) * step, persistent=False)
+
+    @staticmethod
+    def inputs(m0, m1, mask):
+        """Stack maps and mask into the two encoders' ``(B, 2, H, W)`` inputs."""
+        return torch.stack([m0, mask], 1), torch.stack([m1, mask], 1)
+
+    def features(self, x0, x1):
+        """Deterministic trunk features of both encoders."""
+        return self.encoder0.features(x0), self.encoder1.features(x1)
+
+    def heads(self, f0, f1, *, sample=False):
+        """Bounded outputs -> dict of decoder-unit parameters."""
+        params = self.space.from_unit(
+            self.space.moment0_names, self.encoder0.head(f0, sample=sample)
+        )
+        params.update(
+            self.space.from_unit(self.space.moment1_names, self.encoder1.head(f1, sample=sample))
+        )
+        return params
+
+    def decode(self, params, beams=None):
+        """Model maps on the network grid for decoder-unit ``params``."""
+        b = params["inclination"].shape[0]
+        return self.decoder(
+            params,
+            params["inclination"],
+            self._origin.expand(b, 2),
+            self._steps.expand(b, 2, 2),
+            (self.size, self.size),
+            pa_offset=params["pa_offset"],
+            beams=beams,
+        )
+
+    def forward(self, m0, m1, mask, beams=None):
+        """Return ``(loss per galaxy, params, amplitude, offset, model0, model1)``."""
+        x0, x1 = self.inputs(m0, m1, mask)
+        params = self.heads(*self.features(x0, x1))
+        model0, model1 = self.decode(params, beams)
+        loss, amp, off = reconstruction_loss(m0, m1, mask, model0, model1)
+        return loss, params, amp, off, model0, model1
