@@ -14,7 +14,7 @@ import torch
 __all__ = ["beam_kernels", "convolve"]
 
 
-def beam_kernels(beams, steps, *, max_half=None, dtype=torch.float32, device=None):
+def beam_kernels(beams, steps, *, max_half=None, dtype=None, device=None):
     """Normalised beam kernels, one per galaxy.
 
     Parameters
@@ -27,12 +27,16 @@ def beam_kernels(beams, steps, *, max_half=None, dtype=torch.float32, device=Non
         step in x and in y.
     max_half : int, optional
         Cap on the kernel half-size in pixels.
+    dtype, device : optional
+        Default: those of ``beams`` when it is a tensor, else float32 on the CPU.
 
     Returns
     -------
     `torch.Tensor`
         ``(B, 1, K, K)`` kernels summing to one, K odd.
     """
+    if dtype is None:
+        dtype = beams.dtype if torch.is_tensor(beams) else torch.float32
     beams = torch.as_tensor(beams, dtype=dtype, device=device)
     steps = torch.as_tensor(steps, dtype=dtype, device=device)
     if steps.ndim == 2:

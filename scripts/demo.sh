@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Main job on the embedded default: simulate a galaxy cube with known parameters,
+# fit it, print truth vs fit, save the figure. Sets up its own environment.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$here/scripts/setup-env.sh"
+exec "$GALKIN_PYTHON" -m galkin demo "$@"

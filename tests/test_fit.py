@@ -1,0 +1,202 @@
+"""galkin.fit end to end: simulated cubes in, recovered parameters out."""
+
+import numpy as np
+import pytest
+from astropy import units as u
+from radio_beam import Beam
+
+import galkin
+from galkin import GalkinError, KinematicMaps
+from galkin.position_angle import angle_difference
+
+TRUTH = dict(
+    inclination=55 * u.deg,
+    position_angle=230 * u.deg,
+    v_max=180 * u.km / u.s,
+    r_turn=4 * u.arcsec,
+    r_scale=8 * u.arcsec,
+)
+
+
+@pytest.fixture(scope="module")
+def cube():
+    return galkin.simulate_cube(**TRUTH, beam=2.5 * u.arcsec, snr=15, seed=3)
+
+
+@pytest.fixture(scope="module")
+def result(cube):
+    return galkin.fit(cube, mode="solo", seed=0, mc_samples=50)
+
+
+def test_solo_fit_recovers_the_truth(result):
+    assert result.inclination.unit == u.deg
+    assert abs(result.inclination - TRUTH["inclination"]) < 5 * u.deg
+    assert abs(result.v_max / TRUTH["v_max"] - 1) < 0.1
+    assert abs(angle_difference(result.position_angle.value, 230.0)) < 5
+    assert abs(result.r_scale / TRUTH["r_scale"] - 1) < 0.15
+    assert abs(result.r_turn / TRUTH["r_turn"] - 1) < 0.4
+    assert abs(result.systemic_velocity) < 10 * u.km / u.s
+    for name in ("inclination", "v_max", "r_turn", "r_scale"):
+        err = getattr(result, f"{name}_err")
+        assert err.unit == getattr(result, name).unit
+        assert err > 0
+
+
+def test_table_columns_and_units(result):
+    table = result.to_table()
+    assert len(table) == 1
+    units = {
+        "inclination": u.deg,
+        "v_max": u.km / u.s,
+        "r_turn": u.arcsec,
+        "r_scale": u.arcsec,
+        "position_angle": u.deg,
+        "systemic_velocity": u.km / u.s,
+    }
+    for name, unit in units.items():
+        assert table[name].unit == unit
+        assert table[f"{name}_err"].unit == unit
+    assert table["mode"][0] == "solo" and table["mc_samples"][0] == 50
+
+
+def test_model_maps_on_input_grid(result, cube):
+    m0, m1 = result.model_maps()
+    maps = result.prepared.maps
+    assert m0.shape == maps.shape and m1.unit == u.km / u.s
+    valid = maps.mask
+    resid = (maps.moment1 - m1)[valid]
+    # The model reproduces the velocity field to a small fraction of the rotation amplitude.
+    assert np.sqrt(np.mean(resid**2)) < 0.1 * TRUTH["v_max"]
+    assert m0.unit == maps.moment0.unit
+
+
+def test_rotation_curve_and_plot(result, tmp_path):
+    import matplotlib.pyplot as plt
+
+    v, dv = result.rotation_curve([2, 10, 20] * u.arcsec)
+    expect = 2 / np.pi * 180 * np.arctan(np.array([2, 10, 20]) / 4.0)
+    np.testing.assert_allclose(v.to_value(u.km / u.s), expect, rtol=0.15)
+    assert np.all(dv >= 0)
+    path = tmp_path / "fit.png"
+    fig = result.plot(path)
+    plt.close(fig)
+    assert path.stat().st_size > 10_000
+
+
+def test_fit_accepts_kinematic_maps(cube):
+    maps = KinematicMaps.from_cube(cube)
+    res = galkin.fit(maps, seed=1, mc_samples=10)
+    assert abs(res.inclination - TRUTH["inclination"]) < 6 * u.deg
+
+
+# ---------------------------------------------------------------------------- bad input
+def test_unitless_array_is_refused():
+    with pytest.raises(GalkinError, match="no units"):
+        galkin.fit(np.ones((32, 32)))
+
+
+def test_non_2d_3d_input_is_refused():
+    with pytest.raises(GalkinError, match="4 dimensions"):
+        galkin.fit(np.ones((2, 3, 4, 5)) * u.Jy)
+
+
+def test_all_nan_maps():
+    nan = np.full((16, 16), np.nan)
+    with pytest.raises(GalkinError, match="no valid pixel"):
+        KinematicMaps(nan * u.Jy, nan * u.km / u.s, pixel_scale=1 * u.arcsec)
+
+
+def test_mismatched_shapes():
+    with pytest.raises(GalkinError, match="same pixel grid"):
+        KinematicMaps(np.ones((16, 16)) * u.Jy, np.ones((16, 17)) * u.km / u.s,
+                      pixel_scale=1 * u.arcsec)
+
+
+def test_unitless_moment1():
+    with pytest.raises(GalkinError, match="moment1 must be an astropy Quantity"):
+        KinematicMaps(np.ones((16, 16)) * u.Jy, np.ones((16, 16)), pixel_scale=1 * u.arcsec)
+
+
+def test_cube_without_beam_says_how_to_pass_one(cube):
+    bare = galkin.simulate_cube(**TRUTH, beam=None, snr=15, seed=1)
+    with pytest.raises(GalkinError, match=r"beam=Beam\("):
+        galkin.fit(bare)
+
+
+def test_frequency_cube_without_rest_frequency():
+    freq = galkin.simulate_cube(**TRUTH, spectral_axis="frequency", snr=15, seed=1)
+    header = freq.header
+    header.remove("RESTFRQ", ignore_missing=True)
+    header.remove("RESTFREQ", ignore_missing=True)
+    from galkin.cube import SpectralCube
+
+    stripped = SpectralCube(data=freq.unmasked_data[:], wcs=galkin_wcs_without_rest(freq))
+    with pytest.raises(GalkinError, match="rest_frequency"):
+        galkin.fit(stripped, beam=3 * u.arcsec)
+
+
+def galkin_wcs_without_rest(cube):
+    wcs = cube.wcs.deepcopy()
+    wcs.wcs.restfrq = 0.0
+    return wcs
+
+
+def test_bad_mode_and_profiles(cube):
+    with pytest.raises(GalkinError, match="mode='blind'"):
+        galkin.fit(cube, mode="blind")
+    with pytest.raises(GalkinError, match="others"):
+        galkin.fit(cube, mode="combined")
+    with pytest.raises(galkin.PluginError, match="Available: .*exponential"):
+        galkin.fit(cube, intensity="no-such-profile")
+
+
+def test_missing_file():
+    with pytest.raises(GalkinError, match="does not exist"):
+        galkin.fit("/no/such/cube.fits")
+
+
+def test_beam_override_on_maps(cube):
+    maps = KinematicMaps.from_cube(cube)
+    assert galkin.fitting.as_maps(maps, beam=Beam(5 * u.arcsec)).beam.major == 5 * u.arcsec
+
+
+# ---------------------------------------------------------------------------- recovery
+@pytest.mark.slow
+def test_solo_recovery_on_ten_galaxies():
+    """Issue acceptance: inclination within 5 deg and v_max within 10% for >= 8 of 10."""
+    rng = np.random.default_rng(2026)
+    good = 0
+    for k in range(10):
+        inc, vmax, pa = rng.uniform(30, 80), rng.uniform(100, 300), rng.uniform(5, 355)
+        cube = galkin.simulate_cube(
+            inclination=inc * u.deg,
+            position_angle=pa * u.deg,
+            v_max=vmax * u.km / u.s,
+            r_turn=rng.uniform(2, 8) * u.arcsec,
+            r_scale=rng.uniform(5, 10) * u.arcsec,
+            beam=rng.uniform(2, 3) * u.arcsec,
+            snr=rng.uniform(10, 20),
+            seed=k,
+        )
+        res = galkin.fit(cube, seed=k, mc_samples=20)
+        ok = (
+            abs(res.inclination.value - inc) < 5
+            and abs(res.v_max.value / vmax - 1) < 0.1
+            and abs(angle_difference(res.position_angle.value, pa)) < 5
+        )
+        good += ok
+    assert good >= 8
+
+
+@pytest.mark.slow
+def test_combined_mode_trains_on_several_galaxies(cube):
+    others = [
+        galkin.simulate_cube(
+            inclination=i * u.deg, position_angle=p * u.deg, v_max=v * u.km / u.s,
+            r_turn=3 * u.arcsec, r_scale=7 * u.arcsec, beam=2.5 * u.arcsec, snr=15, seed=s,
+        )
+        for s, (i, p, v) in enumerate([(40, 20, 150), (70, 300, 220)])
+    ]
+    res = galkin.fit(cube, mode="combined", others=others, seed=0, mc_samples=20)
+    assert abs(res.inclination - TRUTH["inclination"]) < 8 * u.deg
+    assert abs(res.v_max / TRUTH["v_max"] - 1) < 0.15
