@@ -164,9 +164,9 @@ def test_cost_is_quadratic_in_map_size(decoder):
         seen = []
         orig_eval = dec.intensity.evaluate
 
-        def spy(radius, **kw):
-            seen.append(radius.numel())
-            return orig_eval(radius, **kw)
+        def spy(radius, _seen=seen, _orig=orig_eval, **kw):
+            _seen.append(radius.numel())
+            return _orig(radius, **kw)
 
         dec.intensity.evaluate = spy
         with torch.no_grad():

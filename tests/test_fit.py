@@ -108,8 +108,9 @@ def test_all_nan_maps():
 
 def test_mismatched_shapes():
     with pytest.raises(GalkinError, match="same pixel grid"):
-        KinematicMaps(np.ones((16, 16)) * u.Jy, np.ones((16, 17)) * u.km / u.s,
-                      pixel_scale=1 * u.arcsec)
+        KinematicMaps(
+            np.ones((16, 16)) * u.Jy, np.ones((16, 17)) * u.km / u.s, pixel_scale=1 * u.arcsec
+        )
 
 
 def test_unitless_moment1():
@@ -192,8 +193,14 @@ def test_solo_recovery_on_ten_galaxies():
 def test_combined_mode_trains_on_several_galaxies(cube):
     others = [
         galkin.simulate_cube(
-            inclination=i * u.deg, position_angle=p * u.deg, v_max=v * u.km / u.s,
-            r_turn=3 * u.arcsec, r_scale=7 * u.arcsec, beam=2.5 * u.arcsec, snr=15, seed=s,
+            inclination=i * u.deg,
+            position_angle=p * u.deg,
+            v_max=v * u.km / u.s,
+            r_turn=3 * u.arcsec,
+            r_scale=7 * u.arcsec,
+            beam=2.5 * u.arcsec,
+            snr=15,
+            seed=s,
         )
         for s, (i, p, v) in enumerate([(40, 20, 150), (70, 300, 220)])
     ]

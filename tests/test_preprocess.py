@@ -56,7 +56,9 @@ def test_normalisation_and_scales_round_trip():
         np.nanmax(maps.moment0.value), rel=0.05
     )
     vmax_phys = np.abs(prep.moment1[valid]).max() * prep.scales.velocity
-    assert vmax_phys == pytest.approx(np.abs(maps.moment1.value - 1234.0)[maps.mask].max(), rel=0.02)
+    assert vmax_phys == pytest.approx(
+        np.abs(maps.moment1.value - 1234.0)[maps.mask].max(), rel=0.02
+    )
     assert np.all(prep.moment0[~valid] == 0) and np.all(prep.moment1[~valid] == 0)
 
 
@@ -96,8 +98,9 @@ def test_clip_percentile_limits_outliers():
     maps = disc_maps(10.0)
     m1 = maps.moment1.value.copy()
     m1[32, 40] = 5000.0
-    prep = prepare(maps.replace(moment1=m1 * u.km / u.s), position_angle=10 * u.deg,
-                   clip_percentile=96)
+    prep = prepare(
+        maps.replace(moment1=m1 * u.km / u.s), position_angle=10 * u.deg, clip_percentile=96
+    )
     assert np.abs(prep.moment1).max() <= 1.0 + 1e-6
 
 

@@ -12,7 +12,7 @@ the disc frame (x_d, y_d, z_d) lies at
 
     x = x_d,    y = y_d cos i - z_d sin i,    s = y_d sin i + z_d cos i.
 
-The gas density is rho = Sigma(R) exp(-|z_d| / h) / (2 h) with R = sqrt(x_d^2 + y_d^2)
+The gas density is ``rho = Sigma(R) exp(-|z_d| / h) / (2 h)`` with R = sqrt(x_d^2 + y_d^2)
 and rotation is cylindrical, so the line-of-sight velocity is
 v = V(R) (x_d / R) sin i (the encoder supplies V's amplitude already multiplied by
 sin i).
@@ -21,7 +21,7 @@ Cost
 ----
 Instead of filling an N^3 cube, each pixel's line of sight is integrated by
 Gauss-Legendre quadrature over the short stretch where the gas lies: the slab
-|z_d| < 8 h intersected with the disc |y_d| < R_max, split where z_d = 0 and
+``|z_d| < 8 h`` intersected with the disc ``|y_d| < R_max``, split where z_d = 0 and
 y_d = 0 (the kinks of the integrand). Cost is O(N^2 K) with K = 3 x ``nodes``.
 
 Beam

@@ -64,7 +64,7 @@ class KinematicModel(abc.ABC):
         targets : list of PreparedMaps
             The galaxies to report on.
         mode : str
-            One of :attr:`modes`.
+            One of the class attribute ``modes``.
         others : list of PreparedMaps, optional
             Extra training galaxies (combined mode).
         mc_samples : int, optional

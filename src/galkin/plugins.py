@@ -150,9 +150,10 @@ def get_profile(name, kind=None):
     """
     cls = _get("profile", name, "decoder profile")
     if kind is not None and cls.kind != kind:
+        article = "an" if kind[0] in "aeiou" else "a"
         names = ", ".join(list_profiles(kind))
         raise PluginError(
-            f"Profile {name!r} is a {cls.kind} profile, not a {kind} profile. "
+            f"Profile {name!r} is a {cls.kind} profile, not {article} {kind} profile. "
             f"Available {kind} profiles: {names}."
         )
     return cls

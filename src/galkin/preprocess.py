@@ -184,7 +184,7 @@ def prepare(
     pa_estimator : str or PositionAngleEstimator, optional
         Registered estimator name used when no position angle is known.
     clip_percentile : float, optional
-        Clip |moment 1 - systemic| at this percentile (e.g. 96 for noisy maps).
+        Clip ``|moment 1 - systemic|`` at this percentile (e.g. 96 for noisy maps).
     field : `~astropy.units.Quantity`, optional
         Side of the square field of view; default: just large enough for every
         valid pixel.

@@ -12,6 +12,7 @@ from .exceptions import GalkinError
 
 __all__ = ["as_quantity", "as_value", "KM_S"]
 
+#: Kilometres per second, the velocity unit galkin works in.
 KM_S = u.km / u.s
 
 _EXAMPLES = {

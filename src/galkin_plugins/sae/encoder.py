@@ -66,4 +66,5 @@ class SAEEncoder(nn.Module, Encoder):
             self.out.bias.copy_(torch.atanh(z))
 
     def forward(self, images):
+        """Trunk then head: ``(B, C, H, W)`` -> ``(B, n_outputs)`` in ``[-1, 1]``."""
         return self.head(self.features(images))
