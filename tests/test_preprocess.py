@@ -6,23 +6,17 @@ from astropy import units as u
 from radio_beam import Beam
 
 from galkin import GalkinError, KinematicMaps
+from galkin.analytic import thin_disc
 from galkin.preprocess import prepare
 
 
 def disc_maps(pa_deg, inc_deg=60.0, n=64, pixel=1.0, vsys=1000.0, beam=None, center=None):
     """Analytic thin-disc moment maps in the standard orientation (east = -x)."""
-    cx, cy = center if center is not None else ((n - 1) / 2, (n - 1) / 2)
-    yy, xx = np.mgrid[:n, :n].astype(float)
-    east, north = -(xx - cx) * pixel, (yy - cy) * pixel
-    pa = np.radians(pa_deg)
-    major = east * np.sin(pa) + north * np.cos(pa)
-    minor = east * np.cos(pa) - north * np.sin(pa)
-    cos_i = np.cos(np.radians(inc_deg))
-    radius = np.hypot(major, minor / cos_i)
-    m0 = np.exp(-radius / 8.0)  # arcsec
-    v = 200 * 2 / np.pi * np.arctan(radius / 4.0) * np.sin(np.radians(inc_deg))
-    m1 = vsys + v * major / np.maximum(radius, 1e-9)
-    mask = radius < 25.0
+    c = (n - 1) / 2
+    offset = (0.0, 0.0) if center is None else (center[0] - c, center[1] - c)
+    d = thin_disc(pa_deg, inc_deg, n=n, pixel=pixel, offset=offset)
+    m0, m1 = d["intensity"], vsys + d["velocity"]
+    mask = d["radius"] < 25.0
     return KinematicMaps(
         m0 * u.Jy / u.beam * u.km / u.s,
         m1 * u.km / u.s,

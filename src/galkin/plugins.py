@@ -40,7 +40,7 @@ BUILTIN_PLUGINS = (
     "galkin_plugins.profiles",
     "galkin_plugins.sae",
     "galkin_plugins.pafit_pa",
-    "galkin_plugins.gradient_pa",
+    "galkin_plugins.symmetry_pa",
 )
 
 #: Set this environment variable (to anything non-empty) to skip entry-point plugins.
