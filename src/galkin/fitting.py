@@ -51,7 +51,7 @@ def as_maps(data, *, beam=None, rest_frequency=None, region=None, mask="smooth")
     if isinstance(data, KinematicMaps):
         maps = data if beam is None else data.replace(beam=beam)
         return maps if region is None else maps.restrict(region)
-    ndim = np.ndim(data) if not isinstance(data, dict) else None
+    ndim = np.ndim(data)
     kind = type(data).__name__
     if isinstance(data, np.ndarray) and not isinstance(data, u.Quantity):
         hint = "it has no units"

@@ -84,12 +84,10 @@ class FitResult:
         return s.std()
 
     def __getattr__(self, name):
-        if name.startswith("_") or "samples" not in self.__dict__:
-            raise AttributeError(name)
-        base, _, suffix = name.rpartition("_err")
-        if suffix == "" and base in self.samples and name.endswith("_err"):
-            return self.error(base)
-        if name in self.samples:
+        samples = self.__dict__.get("samples", {})
+        if name.endswith("_err") and name[:-4] in samples:
+            return self.error(name[:-4])
+        if name in samples:
             return self.value(name)
         raise AttributeError(f"FitResult has no attribute {name!r}")
 
