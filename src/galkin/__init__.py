@@ -10,7 +10,7 @@ torch is imported only when a model runs, so ``import galkin`` stays fast.
 """
 
 from ._version import __version__
-from .exceptions import GalkinError, GalkinWarning, ModelWeightsError, PluginError
+from .exceptions import GalkinError, GalkinWarning, ModelWeightsError, PluginError, RejectedGalaxy
 from .hookspecs import hookimpl
 from .maps import KinematicMaps
 from .plugins import (
@@ -30,9 +30,11 @@ __all__ = [
     "GalkinWarning",
     "ModelWeightsError",
     "PluginError",
+    "RejectedGalaxy",
     "hookimpl",
     "KinematicMaps",
     "fit",
+    "fit_many",
     "FitResult",
     "simulate_cube",
     "get_model",
@@ -56,6 +58,10 @@ def __getattr__(name):
         from .result import FitResult
 
         return FitResult
+    if name == "fit_many":
+        from .batch import fit_many
+
+        return fit_many
     if name == "simulate_cube":
         from .simulate import simulate_cube
 

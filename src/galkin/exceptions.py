@@ -7,7 +7,7 @@ filter them as a family.
 
 from astropy.utils.exceptions import AstropyUserWarning
 
-__all__ = ["GalkinError", "GalkinWarning", "PluginError", "ModelWeightsError"]
+__all__ = ["GalkinError", "GalkinWarning", "PluginError", "ModelWeightsError", "RejectedGalaxy"]
 
 
 class GalkinError(ValueError):
@@ -20,6 +20,22 @@ class PluginError(GalkinError):
 
 class ModelWeightsError(GalkinError):
     """Saved model weights do not match the model that tries to load them."""
+
+
+class RejectedGalaxy(GalkinError):
+    """A galaxy fails a survey quality cut; ``reason`` says which.
+
+    Survey adapters raise it; :func:`galkin.fit_many` records it as a
+    "rejected" row instead of a failure.
+    """
+
+    def __init__(self, reason, name=None):
+        self.reason = str(reason)
+        self.name = name
+        super().__init__(f"{name}: {reason}" if name else str(reason))
+
+    def __reduce__(self):  # keep reason and name across process boundaries (dask)
+        return (type(self), (self.reason, self.name))
 
 
 class GalkinWarning(AstropyUserWarning):

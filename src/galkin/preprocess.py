@@ -25,6 +25,7 @@ from astropy import units as u
 from scipy import ndimage
 
 from .exceptions import GalkinError
+from .geometry import rotation_to_disc, sky_offsets
 from .maps import KinematicMaps
 from .units import KM_S, as_value
 
@@ -80,8 +81,7 @@ class Scales:
 
     def rotation(self):
         """2x2 matrix turning (east, north) offsets into (major, minor) network axes."""
-        pa = np.radians(self.position_angle)
-        return np.array([[np.sin(pa), np.cos(pa)], [np.cos(pa), -np.sin(pa)]])
+        return rotation_to_disc(self.position_angle)
 
     def input_grid(self, shape):
         """Affine map of the *input* pixel grid in field units.
@@ -209,9 +209,7 @@ def prepare(
     else:
         vsys = as_value(vsys, "systemic_velocity", KM_S, scalar=True)
 
-    pixel_to_sky = maps.sky_jacobian
-    yy, xx = np.nonzero(valid)
-    east, north = pixel_to_sky @ np.vstack([xx - cx, yy - cy])
+    east, north = sky_offsets(maps, (cx, cy), valid_only=True)
 
     pa = position_angle if position_angle is not None else maps.position_angle
     if pa is None:
@@ -219,9 +217,7 @@ def prepare(
     else:
         pa, pa_err = float(np.mod(as_value(pa, "position_angle", u.deg, scalar=True), 360)), 0.0
 
-    rad = np.radians(pa)
-    major = east * np.sin(rad) + north * np.cos(rad)
-    minor = east * np.cos(rad) - north * np.sin(rad)
+    major, minor = rotation_to_disc(pa) @ np.stack([east, north])
     if field is None:
         extent = np.percentile(np.maximum(np.abs(major), np.abs(minor)), 99.5)
         pix = maps.pixel_scale.to_value(u.arcsec)
@@ -234,10 +230,10 @@ def prepare(
     c = (size - 1) / 2.0
     grid = (np.arange(size) - c) * step
     gw, gu = np.meshgrid(grid, grid, indexing="ij")  # rows: minor axis, cols: major axis
-    east_n = gu * np.sin(rad) + gw * np.cos(rad)
-    north_n = gu * np.cos(rad) - gw * np.sin(rad)
-    sky_to_pixel = np.linalg.inv(pixel_to_sky)
-    px, py = sky_to_pixel @ np.vstack([east_n.ravel(), north_n.ravel()])
+    # rotation_to_disc is its own inverse (a reflection), so it maps back to the sky too.
+    east_n, north_n = rotation_to_disc(pa) @ np.stack([gu.ravel(), gw.ravel()])
+    sky_to_pixel = np.linalg.inv(maps.sky_jacobian)
+    px, py = sky_to_pixel @ np.stack([east_n, north_n])
     coords = np.vstack([py + cy, px + cx])
 
     weight = valid.astype(float)

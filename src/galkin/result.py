@@ -4,10 +4,18 @@ import numpy as np
 from astropy import units as u
 from astropy.table import QTable
 
+from .geometry import disc_radius, sky_offsets
 from .parameters import ParameterSpace
 from .units import KM_S
 
-__all__ = ["FitResult"]
+__all__ = ["FitResult", "LOW_INCLINATION", "MIN_RTURN_BEAMS", "N_PROFILE_BINS"]
+
+#: Below this inclination the thesis recommends flagging a fit (deg).
+LOW_INCLINATION = 30.0
+#: Flag fits whose projected turnover radius, r_turn cos i, is below this many beams.
+MIN_RTURN_BEAMS = 1.5
+#: Radial bins of the dispersion profile reported in tables.
+N_PROFILE_BINS = 16
 
 
 class FitResult:
@@ -91,14 +99,74 @@ class FitResult:
             return self.value(name)
         raise AttributeError(f"FitResult has no attribute {name!r}")
 
+    # ------------------------------------------------------------------ geometry
+    def _disc_radius(self):
+        maps = self.prepared.maps
+        east, north = sky_offsets(maps, self.prepared.scales.center, valid_only=True)
+        return disc_radius(
+            east,
+            north,
+            self.value("position_angle").to_value(u.deg),
+            self.value("inclination").to_value(u.deg),
+        )
+
+    @property
+    def r_max(self):
+        """Extent of the detected emission in the disc plane (98th percentile radius)."""
+        return np.percentile(self._disc_radius(), 98) * u.arcsec
+
+    def dispersion_profile(self, n_bins=N_PROFILE_BINS):
+        """Mean line-of-sight dispersion in ``n_bins`` equal radial bins from 0 to `r_max`.
+
+        Returns
+        -------
+        edges, sigma : `~astropy.units.Quantity`
+            Bin edges (arcsec, de-projected) and mean dispersion (km/s; NaN where a
+            bin is empty or the maps have no dispersion).
+        """
+        edges = np.linspace(0, self.r_max.to_value(u.arcsec), n_bins + 1)
+        sigma = np.full(n_bins, np.nan)
+        disp = self.prepared.maps.dispersion
+        if disp is not None:
+            radius = self._disc_radius()
+            values = disp.to_value(KM_S)[self.prepared.maps.mask]
+            good = np.isfinite(values)
+            idx = np.digitize(radius[good], edges) - 1
+            for k in range(n_bins):
+                sel = idx == k
+                if sel.any():
+                    sigma[k] = values[good][sel].mean()
+        return edges * u.arcsec, sigma * KM_S
+
+    def flags(self):
+        """Quality flags the thesis recommends for a single fit.
+
+        ``low_inclination``: inclination below 30 deg. ``unresolved``: the projected
+        turnover radius r_turn cos i is below 1.5 beam FWHM (only for profiles with
+        an ``r_turn`` and maps with a beam). The third flag, poor reconstruction,
+        needs a sample and is set by :func:`galkin.fit_many`.
+        """
+        inc = self.value("inclination")
+        flags = {"low_inclination": bool(inc < LOW_INCLINATION * u.deg), "unresolved": False}
+        beam = self.prepared.maps.beam
+        if beam is not None and "r_turn" in self.samples:
+            projected = self.value("r_turn") * np.cos(inc)
+            flags["unresolved"] = bool(projected < MIN_RTURN_BEAMS * beam.major)
+        return flags
+
     # ------------------------------------------------------------------ outputs
     def to_table(self):
-        """One-row `~astropy.table.QTable`: each parameter, its ``_err``, and provenance."""
+        """One-row `~astropy.table.QTable`: parameters, errors, geometry, flags, provenance."""
         row = {"name": [self.name]}
         for name in self.parameter_names:
             row[name] = u.Quantity([self.value(name)])
             row[f"{name}_err"] = u.Quantity([self.error(name)])
         row["loss"] = [self.loss]
+        row["v_scale"] = [self.prepared.scales.velocity] * KM_S
+        row["r_max"] = u.Quantity([self.r_max])
+        row["dispersion_profile"] = self.dispersion_profile()[1][None, :]
+        for flag, value in self.flags().items():
+            row[f"flag_{flag}"] = [value]
         row["model"] = [self.model]
         row["mode"] = [self.mode]
         row["intensity_profile"] = [self.intensity.name]
