@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from galkin.analytic import thin_disc
+from galkin.analytic import irregular_mask, thin_disc
 from galkin.position_angle import angle_difference
 from galkin_plugins.pafit_pa import PafitEstimator
 from galkin_plugins.symmetry_pa import SymmetryEstimator
@@ -30,18 +30,8 @@ def random_disc(rng, n=64):
     mask = MASKS[rng.integers(len(MASKS))]
     offset = rng.uniform(-0.5, 0.5, 2)  # the centre is not on a pixel
     d = thin_disc(pa, inc, n=n, v_max=vmax, r_turn=rturn, offset=offset, noise=noise, rng=rng)
-    east, north, radius, velocity = d["east"], d["north"], d["radius"], d["velocity"]
-    good = np.ones(radius.shape, dtype=bool)
-    if mask != "none":
-        good &= radius < 0.45 * n
-    if mask in ("holes", "partial"):
-        for _ in range(4):
-            centre = rng.uniform(-0.3 * n, 0.3 * n, 2)
-            good &= np.hypot(east - centre[0], north - centre[1]) > rng.uniform(2, 5)
-    if mask == "partial":
-        cut = rng.uniform(0, 2 * np.pi)
-        good &= east * np.cos(cut) + north * np.sin(cut) < 0.2 * n
-    return pa, east[good], north[good], velocity[good]
+    good = irregular_mask(d, mask, rng)
+    return pa, d["east"][good], d["north"][good], d["velocity"][good]
 
 
 def run(estimators, maps):

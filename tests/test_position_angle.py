@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import galkin
-from galkin.analytic import thin_disc
+from galkin.analytic import irregular_mask, thin_disc
 from galkin.exceptions import GalkinError
 from galkin.position_angle import PositionAngleEstimator, angle_difference, wrap_angle
 from galkin_plugins.pafit_pa import PafitEstimator
@@ -22,17 +22,8 @@ def arctan_disc(pa, inc, *, n=64, noise=5.0, mask="ellipse", vmax=200.0, rturn=4
     """
     rng = np.random.default_rng(seed)
     d = thin_disc(pa, inc, n=n, v_max=vmax, r_turn=rturn, offset=(0.3, -0.4), noise=noise, rng=rng)
-    east, north, radius, velocity = d["east"], d["north"], d["radius"], d["velocity"]
-    good = np.ones(radius.shape, dtype=bool)
-    if mask != "none":
-        good &= radius < 0.45 * n
-    if mask in ("holes", "partial"):
-        for _ in range(4):
-            centre = rng.uniform(-0.3 * n, 0.3 * n, 2)
-            good &= np.hypot(east - centre[0], north - centre[1]) > rng.uniform(2, 5)
-    if mask == "partial":
-        good &= east * np.cos(0.7) + north * np.sin(0.7) < 0.2 * n
-    return east[good], north[good], velocity[good]
+    good = irregular_mask(d, mask, rng, cut_angle=0.7)
+    return d["east"][good], d["north"][good], d["velocity"][good]
 
 
 # --- the shared angle helpers -------------------------------------------------

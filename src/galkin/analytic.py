@@ -8,7 +8,10 @@ angle east of north to the receding side; the image's east is -x).
 
 import numpy as np
 
-__all__ = ["thin_disc"]
+__all__ = ["thin_disc", "irregular_mask", "MASK_KINDS"]
+
+#: Kinds of coverage :func:`irregular_mask` makes.
+MASK_KINDS = ("none", "ellipse", "holes", "partial")
 
 
 def thin_disc(
@@ -74,3 +77,39 @@ def thin_disc(
         velocity=velocity,
         intensity=np.exp(-radius / r_scale),
     )
+
+
+def irregular_mask(disc, kind, rng, *, cut_angle=None):
+    """Valid-pixel mask of a :func:`thin_disc` with realistic coverage.
+
+    Parameters
+    ----------
+    disc : dict
+        Output of :func:`thin_disc`.
+    kind : {"none", "ellipse", "holes", "partial"}
+        "ellipse": the disc edge at 0.45 of the map side; "holes": plus four random
+        holes; "partial": plus one side of the field cut off.
+    rng : `numpy.random.Generator`
+    cut_angle : float, optional
+        Direction (radians from east towards north) of the "partial" cut; random if
+        omitted.
+
+    Returns
+    -------
+    `numpy.ndarray` of bool
+    """
+    east, north, radius = disc["east"], disc["north"], disc["radius"]
+    n = east.shape[0]
+    pixel = abs(east[0, 1] - east[0, 0]) if n > 1 else 1.0
+    side = n * pixel
+    good = np.ones(radius.shape, dtype=bool)
+    if kind != "none":
+        good &= radius < 0.45 * side
+    if kind in ("holes", "partial"):
+        for _ in range(4):
+            centre = rng.uniform(-0.3 * side, 0.3 * side, 2)
+            good &= np.hypot(east - centre[0], north - centre[1]) > rng.uniform(2, 5) * pixel
+    if kind == "partial":
+        angle = rng.uniform(0, 2 * np.pi) if cut_angle is None else cut_angle
+        good &= east * np.cos(angle) + north * np.sin(angle) < 0.2 * side
+    return good

@@ -55,20 +55,9 @@ class PafitEstimator(PositionAngleEstimator):
         self.dvel = float(dvel)
 
     def estimate(self, east, north, velocity):
-        """Return ``(pa_deg, error_deg)`` for one velocity field.
+        """Position angle and 1-sigma error, as `PositionAngleEstimator.estimate`.
 
-        Parameters
-        ----------
-        east, north : `numpy.ndarray`
-            Offsets of the valid pixels from the kinematic centre (arcsec).
-        velocity : `numpy.ndarray`
-            Line-of-sight velocity minus systemic (km/s) at those pixels.
-
-        Returns
-        -------
-        pa_deg, error_deg : float
-            Position angle east of north to the receding side, in [0, 360), and
-            its 1-sigma error (pafit's 3-sigma error / 3).
+        The 1-sigma error is pafit's 3-sigma error divided by 3.
         """
         # Imported here: pafit imports matplotlib.pyplot, too slow for `import galkin`.
         from pafit.fit_kinematic_pa import fit_kinematic_pa

@@ -211,20 +211,7 @@ class SymmetryEstimator(PositionAngleEstimator):
         self.min_error = float(min_error)
 
     def estimate(self, east, north, velocity):
-        """Return ``(pa_deg, error_deg)`` for one velocity field.
-
-        Parameters
-        ----------
-        east, north : `numpy.ndarray`
-            Offsets of the valid pixels from the kinematic centre (arcsec).
-        velocity : `numpy.ndarray`
-            Line-of-sight velocity minus systemic (km/s) at those pixels.
-
-        Returns
-        -------
-        pa_deg, error_deg : float
-            Position angle east of north to the receding side, in [0, 360), and
-            its 1-sigma error.
+        """Position angle and 1-sigma error, as `PositionAngleEstimator.estimate`.
 
         Raises
         ------
