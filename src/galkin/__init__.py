@@ -16,7 +16,9 @@ from .maps import KinematicMaps
 from .plugins import (
     get_model,
     get_pa_estimator,
+    get_postprocessor,
     get_profile,
+    get_survey_adapter,
     list_models,
     list_pa_estimators,
     list_postprocessors,
@@ -35,11 +37,14 @@ __all__ = [
     "KinematicMaps",
     "fit",
     "fit_many",
+    "load",
     "FitResult",
     "simulate_cube",
     "get_model",
     "get_pa_estimator",
+    "get_postprocessor",
     "get_profile",
+    "get_survey_adapter",
     "list_models",
     "list_pa_estimators",
     "list_postprocessors",
@@ -62,6 +67,10 @@ def __getattr__(name):
         from .batch import fit_many
 
         return fit_many
+    if name == "load":
+        from .loading import load
+
+        return load
     if name == "simulate_cube":
         from .simulate import simulate_cube
 

@@ -86,11 +86,17 @@ def _table(rows):
 
 
 def _flag_poor_fits(table):
-    """Flag reconstruction losses above the sample's mean + 1 sigma (thesis §4.2.4)."""
+    """Flag normalised losses above the sample's mean + 1 sigma (thesis §4.2.4).
+
+    The loss is normalised by V_max as in the ``quality_cuts`` post-processor: the
+    moment-1 part of the loss is in units of ``v_scale``, so ``loss (v_scale /
+    v_max)^2`` is the MSE in units of V_max^2.
+    """
     if "loss" not in table.colnames:
         return
-    ok = table["status"] == "ok"
-    loss = np.asarray(table["loss"], dtype=float)
+    ok = np.asarray(table["status"] == "ok")
+    ratio = (table["v_scale"] / table["v_max"]).to_value(u.dimensionless_unscaled)
+    loss = np.asarray(table["loss"], dtype=float) * ratio**2
     flag = np.zeros(len(table), dtype=bool)
     if ok.sum() >= 2:
         limit = loss[ok].mean() + loss[ok].std()
@@ -133,7 +139,8 @@ def fit_many(
         ``name``, ``status`` ("ok", "failed" or "rejected"), ``error`` (the reason),
         the fitted parameters with errors and units (NaN for failed rows), ``loss``,
         ``v_scale``, ``r_max``, ``dispersion_profile``, and the flags
-        ``flag_low_inclination``, ``flag_unresolved`` and ``flag_poor_fit``.
+        ``flag_low_inclination``, ``flag_unresolved`` and ``flag_poor_fit`` (loss
+        normalised by V_max above the sample's mean + 1 sigma).
     """
     items = list(items)
     if names is None:

@@ -38,10 +38,15 @@ def as_maps(data, *, beam=None, rest_frequency=None, region=None, mask="smooth")
     from .cube import SpectralCube, is_cube
 
     if isinstance(data, (str, Path)):
+        from .loading import identify, load
+
         path = Path(data)
         if not path.exists():
             raise GalkinError(f"data file {str(path)!r} does not exist.")
-        data = SpectralCube.read(path)
+        if identify(path) is not None:  # a survey adapter knows this file
+            data = load(path) if beam is None else load(path, beam=beam)
+        else:  # any other FITS cube
+            data = SpectralCube.read(path)
     if is_cube(data):
         from .cube import maps_from_cube
 

@@ -31,6 +31,8 @@ __all__ = [
     "get_model",
     "list_survey_adapters",
     "list_postprocessors",
+    "get_postprocessor",
+    "get_survey_adapter",
     "list_pa_estimators",
     "get_pa_estimator",
 ]
@@ -41,6 +43,8 @@ BUILTIN_PLUGINS = (
     "galkin_plugins.sae",
     "galkin_plugins.pafit_pa",
     "galkin_plugins.symmetry_pa",
+    "galkin_plugins.science",
+    "galkin_plugins.surveys",
 )
 
 #: Set this environment variable (to anything non-empty) to skip entry-point plugins.
@@ -189,6 +193,16 @@ def list_survey_adapters():
 def list_postprocessors():
     """Names of the registered post-processors."""
     return list(registry("postprocessor"))
+
+
+def get_postprocessor(name):
+    """Return the registered post-processor class called ``name``."""
+    return _get("postprocessor", name, "post-processor")
+
+
+def get_survey_adapter(name):
+    """Return the registered survey adapter class called ``name``."""
+    return _get("survey", name, "survey adapter")
 
 
 def list_pa_estimators():
