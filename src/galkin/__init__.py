@@ -40,6 +40,7 @@ __all__ = [
     "load",
     "FitResult",
     "simulate_cube",
+    "classify",
     "get_model",
     "get_pa_estimator",
     "get_postprocessor",
@@ -75,4 +76,8 @@ def __getattr__(name):
         from .simulate import simulate_cube
 
         return simulate_cube
+    if name == "classify":
+        from .classification import classify
+
+        return classify
     raise AttributeError(f"module 'galkin' has no attribute {name!r}")

@@ -1,0 +1,154 @@
+"""Which galaxies are disturbed? :func:`classify` with the CAE of thesis Chapter 2.
+
+A moment-one map (from `~galkin.KinematicMaps`, a cube, or a bare velocity Quantity) is
+cropped, resampled and normalised by :func:`galkin.velocity_image.velocity_image`
+(the same function that made the training images), embedded by the CAE, and read
+off its folded latent space: beyond the boundary on the latent radius it is a
+regular rotator (``kappa > 0.5``), and the latent angle is its position angle.
+
+The maps are assumed to have north up and east left (the standard orientation);
+the position angle is east of north to the receding side.
+"""
+
+import functools
+import importlib
+from dataclasses import dataclass
+
+import numpy as np
+from astropy import units as u
+from astropy.table import QTable
+
+from .cube import is_cube, maps_from_cube
+from .exceptions import GalkinError
+from .maps import KinematicMaps
+from .units import KM_S, as_quantity
+
+__all__ = ["classify", "Classification", "DEFAULT_CLASSIFIER"]
+
+#: Where the default classifier lives (module, class): the built-in CAE plugin.
+DEFAULT_CLASSIFIER = ("galkin_plugins.cae", "CAEClassifier")
+
+
+@dataclass
+class Classification:
+    """The CAE's verdict on one galaxy.
+
+    Attributes
+    ----------
+    name : str
+    label : {"regular", "disturbed"}
+    latent : `numpy.ndarray`
+        PCA-rotated latent coordinates ``(x, y, z)``.
+    boundary_distance : float
+        Folded latent radius minus the boundary, positive on the regular side;
+        near 0 means an uncertain call.
+    position_angle, position_angle_error : `~astropy.units.Quantity`
+        East of north to the receding side, and its calibrated 1-sigma (which
+        depends on the inclination when one is given). Meaningful for regular
+        rotators only.
+    """
+
+    name: str
+    label: str
+    latent: np.ndarray
+    boundary_distance: float
+    position_angle: u.Quantity
+    position_angle_error: u.Quantity
+
+    @property
+    def regular(self):
+        """True for a regular rotator."""
+        return self.label == "regular"
+
+
+@functools.cache
+def _default_classifier():
+    module, cls = DEFAULT_CLASSIFIER
+    return getattr(importlib.import_module(module), cls)()
+
+
+def _velocity_map(data, index):
+    """``(name, velocity in km/s with NaN blanks, mask)`` of one input."""
+    if is_cube(data):
+        data = maps_from_cube(data)
+    if isinstance(data, KinematicMaps):
+        return data.name, data.moment1.to_value(KM_S), data.mask
+    if isinstance(data, u.Quantity):
+        vel = as_quantity(data, "data", "speed").to_value(KM_S)
+        if vel.ndim != 2:
+            raise GalkinError(
+                f"A velocity map must be 2-D; got shape {vel.shape}. Pass a cube as a "
+                "SpectralCube, or a list of maps to classify several galaxies."
+            )
+        return f"galaxy {index}", vel, np.isfinite(vel)
+    raise GalkinError(
+        "classify needs a KinematicMaps, a SpectralCube, or a 2-D velocity Quantity "
+        f"(e.g. moment1 * u.km / u.s), or a list of them; got {type(data).__name__}."
+    )
+
+
+def classify(data, *, inclination=None, classifier=None):
+    """Classify galaxies as regular rotators or disturbed, and estimate their PA.
+
+    Parameters
+    ----------
+    data : `~galkin.KinematicMaps`, `~spectral_cube.SpectralCube`, `~astropy.units.Quantity` or list
+        One galaxy, or a list of them. A bare Quantity is a 2-D moment-one map in
+        any velocity unit, with NaN blanks, about the systemic velocity (a residual
+        offset is removed). Any size; pixels must be square.
+    inclination : `~astropy.units.Quantity`, optional
+        Inclination (scalar, or one per galaxy) used only to pick the calibrated
+        PA uncertainty; without it the uncertainty over all inclinations is given.
+    classifier : object, optional
+        Anything with ``predict(images)``, ``pa_error(inclination_deg)`` and
+        ``size`` (see `galkin_plugins.cae.CAEClassifier`); the shipped CAE by default.
+
+    Returns
+    -------
+    Classification or `~astropy.table.QTable`
+        A `~galkin.classification.Classification` for one galaxy; a table with one row per galaxy
+        (``name``, ``label``, ``regular``, ``latent_x/y/z``, ``boundary_distance``,
+        ``position_angle``, ``position_angle_error``) for a list.
+    """
+    from .velocity_image import velocity_image
+
+    many = isinstance(data, (list, tuple))
+    items = list(data) if many else [data]
+    if not items:
+        raise GalkinError("classify got an empty list of galaxies.")
+    classifier = classifier or _default_classifier()
+    names, images = [], []
+    for k, item in enumerate(items):
+        name, vel, mask = _velocity_map(item, k)
+        names.append(name)
+        images.append(velocity_image(vel, mask, size=classifier.size)[0])
+    out = classifier.predict(np.stack(images))
+    incl = None
+    if inclination is not None:
+        incl = as_quantity(inclination, "inclination", "angle").to_value(u.deg)
+        incl = np.broadcast_to(incl, (len(items),))
+    err = np.broadcast_to(classifier.pa_error(incl), (len(items),))
+    label = np.where(out["regular"], "regular", "disturbed")
+    table = QTable(
+        {
+            "name": names,
+            "label": label,
+            "regular": out["regular"],
+            "latent_x": out["latent"][:, 0],
+            "latent_y": out["latent"][:, 1],
+            "latent_z": out["latent"][:, 2],
+            "boundary_distance": out["boundary_distance"],
+            "position_angle": out["position_angle"] * u.deg,
+            "position_angle_error": np.asarray(err, dtype=float) * u.deg,
+        }
+    )
+    if many:
+        return table
+    return Classification(
+        name=names[0],
+        label=str(label[0]),
+        latent=out["latent"][0],
+        boundary_distance=float(out["boundary_distance"][0]),
+        position_angle=table["position_angle"][0],
+        position_angle_error=table["position_angle_error"][0],
+    )

@@ -1,0 +1,164 @@
+import numpy as np
+import pytest
+import torch
+from astropy import units as u
+
+import galkin
+from galkin.exceptions import GalkinError, ModelWeightsError
+from galkin.maps import KinematicMaps
+from galkin.particles import observe, random_galaxy
+from galkin_plugins.cae import ARCHITECTURE, CAEClassifier, ConvAutoencoder
+from galkin_plugins.cae import latent as lat
+from galkin_plugins.cae.training import calibrate, encode, kappa_weights, make_views, train
+from galkin_plugins.cae.weights import DEFAULT_WEIGHTS, load_weights, save_weights
+
+
+@pytest.fixture(scope="module")
+def clf():
+    return CAEClassifier()
+
+
+def test_network_matches_table_a1_and_has_no_pooling_bypass():
+    net = ConvAutoencoder()
+    convs = [m for m in net.encoder if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(1, 8), (8, 8), (8, 16), (16, 16)]
+    assert net.encoder[-1].out_features == 3
+    assert not any(getattr(m, "return_indices", False) for m in net.modules())
+    recon, z = net(torch.zeros(2, 1, 64, 64))
+    assert recon.shape == (2, 1, 64, 64) and z.shape == (2, 3)
+    assert net.decoder(z).shape == (2, 1, 64, 64)  # the decoder sees only the latent
+
+
+def test_fold_and_equal_rate_boundary():
+    rot = np.array([[3.0, 4.0, -2.0], [0.0, -1.0, 0.5]])
+    radius, height = lat.fold(rot)
+    assert np.allclose(radius, [5, 1]) and np.allclose(height, [2, 0.5])
+    rng = np.random.default_rng(0)
+    regular = np.r_[np.ones(400, bool), np.zeros(600, bool)]
+    r = np.where(regular, rng.normal(3.0, 0.5, 1000), rng.normal(1.0, 0.5, 1000))
+    boundary, outside, rate = lat.equal_rate_boundary(r, regular)
+    assert outside and boundary == pytest.approx(2.0, abs=0.15)  # symmetric classes meet midway
+    tpr, tnr = (r[regular] > boundary).mean(), (r[~regular] <= boundary).mean()
+    assert abs(tpr - tnr) < 0.01 and rate == pytest.approx(0.977, abs=0.02)
+    assert not lat.equal_rate_boundary(-r, regular)[1]  # regular inside: direction found
+    with pytest.raises(ValueError, match="both"):
+        lat.equal_rate_boundary(r, np.ones(1000, bool))
+
+
+def test_rotation_recovers_pa_plane_handedness_and_offset():
+    rng = np.random.default_rng(1)
+    pa = rng.uniform(0, 360, 500)
+    theta = np.radians(-pa + 40)  # clockwise with PA, offset 40 deg, radius 3
+    ring = np.stack([3 * np.cos(theta), 3 * np.sin(theta), rng.normal(0, 0.1, 500)], 1)
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    latent = ring @ q.T + [1.0, -2.0, 0.5]
+    mean, matrix = lat.fit_rotation(latent, pa)
+    rotated = lat.rotate(latent, mean, matrix)
+    assert np.std(rotated[:, 2]) < 0.2  # z is the axis that does not carry PA
+    angle = np.degrees(np.arctan2(rotated[:, 1], rotated[:, 0]))
+    pred = lat.latent_position_angle(rotated, lat.pa_offset(angle, pa))
+    assert lat.pa_sigma(pred, pa) < 3.0
+
+
+def test_kappa_weights_balance_bins():
+    kappa = np.r_[np.full(90, 0.95), np.full(10, 0.35)]
+    w = kappa_weights(kappa)
+    assert w[kappa > 0.5].sum() == pytest.approx(w[kappa < 0.5].sum())
+
+
+def test_tiny_training_round_trip_and_tampering(tmp_path):
+    data = make_views(4, views=4, snr=(8.0, 12.0), noisy_fraction=0.5, seed=5)
+    model, history = train(
+        data["images"],
+        data["masks"],
+        data["kappa"],
+        epochs=2,
+        samples_per_epoch=32,
+        halve_every=1,
+        seed=0,
+    )
+    assert len(history) == 2 and np.isfinite(history).all()
+    kappa = np.where(np.arange(len(data["kappa"])) % 2, 0.8, 0.4)  # both classes present
+    cal = calibrate(
+        encode(model, data["images"]), kappa, data["position_angle"], data["inclination"]
+    )
+    path = tmp_path / "cae.pt"
+    save_weights(model, path, calibration=cal, training={"epochs": 2})
+    again, meta = load_weights(path)
+    assert meta["architecture"] == ARCHITECTURE and meta["training"] == {"epochs": 2}
+    assert np.allclose(encode(again, data["images"]), encode(model, data["images"]))
+    blob = torch.load(path, weights_only=True)
+    blob["metadata"]["calibration"]["boundary"] += 1.0
+    torch.save(blob, path)
+    with pytest.raises(ModelWeightsError, match="checksum"):
+        load_weights(path)
+    blob["metadata"]["architecture"] = "something-else"
+    torch.save(blob, path)
+    with pytest.raises(ModelWeightsError, match="architecture"):
+        load_weights(path)
+    with pytest.raises(ModelWeightsError, match="Cannot read"):
+        load_weights(tmp_path / "missing.pt")
+
+
+def test_shipped_weights_are_small_and_safe(clf):
+    assert DEFAULT_WEIGHTS.stat().st_size < 1_000_000
+    assert clf.metadata["calibration"]["train_recall"] > 0.65
+
+
+def test_classifier_on_simulated_galaxies(clf):
+    regular, disturbed = [], []
+    for seed in range(6):
+        disc = random_galaxy("disc", seed=100 + seed)
+        sphere = random_galaxy("sphere", seed=200 + seed)
+        for pa in (30.0, 250.0):
+            v_disc = observe(disc, inclination=65 * u.deg, position_angle=pa * u.deg)
+            v_sph = observe(sphere, inclination=65 * u.deg, position_angle=pa * u.deg)
+            regular.append((disc.kappa, pa, v_disc))
+            disturbed.append((sphere.kappa, pa, v_sph))
+    res = galkin.classify([m for *_, m in regular + disturbed], inclination=65 * u.deg)
+    truth = np.array([k > 0.5 for k, *_ in regular + disturbed])
+    assert np.mean(res["regular"] == truth) >= 0.75
+    cold = [i for i, (k, *_) in enumerate(regular) if k > 0.8]
+    err = np.abs(
+        (res["position_angle"][cold].value - np.array([regular[i][1] for i in cold]) + 180) % 360
+        - 180
+    )
+    assert np.median(err) < 3 * res["position_angle_error"][0].value
+
+
+def test_classify_inputs_of_any_size_unit_and_blanks(clf):
+    g = random_galaxy("disc", n_particles=6000, seed=11)
+    vel = observe(g, inclination=60 * u.deg, position_angle=120 * u.deg)
+    one = galkin.classify(vel)
+    assert one.label in ("regular", "disturbed") and one.latent.shape == (3,)
+    assert one.position_angle.unit == u.deg and one.position_angle_error > 0 * u.deg
+    # 3x larger grid, m/s, a systemic offset, outliers: the same verdict
+    big = np.kron(vel.to_value(u.m / u.s), np.ones((3, 3))) + 30_000.0
+    rows, cols = np.nonzero(np.isfinite(big))
+    big[rows[::500], cols[::500]] = 9e6  # outliers inside the emission
+    other = galkin.classify(big * u.m / u.s)
+    assert other.label == one.label
+    diff = (other.position_angle - one.position_angle + 180 * u.deg) % (360 * u.deg) - 180 * u.deg
+    assert abs(diff) < 20 * u.deg
+    maps = KinematicMaps(np.isfinite(vel) * u.Jy, vel, pixel_scale=1 * u.arcsec, name="m")
+    assert galkin.classify(maps).name == "m"
+    with pytest.raises(GalkinError, match="Quantity"):
+        galkin.classify(vel.value)
+    with pytest.raises(GalkinError, match="speed"):
+        galkin.classify(vel.value * u.arcsec)
+
+
+def test_classify_a_cube():
+    cube = galkin.simulate_cube(
+        inclination=60 * u.deg,
+        position_angle=45 * u.deg,
+        v_max=200 * u.km / u.s,
+        r_turn=3 * u.arcsec,
+        r_scale=6 * u.arcsec,
+        snr=20,
+        seed=1,
+    )
+    res = galkin.classify(cube)
+    assert res.label == "regular"
+    diff = (res.position_angle - 45 * u.deg + 180 * u.deg) % (360 * u.deg) - 180 * u.deg
+    assert abs(diff) < 3 * res.position_angle_error
