@@ -11,7 +11,6 @@ the position angle is east of north to the receding side.
 """
 
 import functools
-import importlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,8 +24,8 @@ from .units import KM_S, as_quantity
 
 __all__ = ["classify", "Classification", "DEFAULT_CLASSIFIER"]
 
-#: Where the default classifier lives (module, class): the built-in CAE plugin.
-DEFAULT_CLASSIFIER = ("galkin_plugins.cae", "CAEClassifier")
+#: Registry name of the default classifier: the built-in CAE plugin.
+DEFAULT_CLASSIFIER = "cae"
 
 
 @dataclass
@@ -62,9 +61,10 @@ class Classification:
 
 
 @functools.cache
-def _default_classifier():
-    module, cls = DEFAULT_CLASSIFIER
-    return getattr(importlib.import_module(module), cls)()
+def _registered_classifier(name):
+    from .plugins import get_classifier
+
+    return get_classifier(name)()
 
 
 def _velocity_map(data, index):
@@ -99,9 +99,10 @@ def classify(data, *, inclination=None, classifier=None):
     inclination : `~astropy.units.Quantity`, optional
         Inclination (scalar, or one per galaxy) used only to pick the calibrated
         PA uncertainty; without it the uncertainty over all inclinations is given.
-    classifier : object, optional
-        Anything with ``predict(images)``, ``pa_error(inclination_deg)`` and
-        ``size`` (see `galkin_plugins.cae.CAEClassifier`); the shipped CAE by default.
+    classifier : str or object, optional
+        A registered classifier name (see `galkin.plugins.list_classifiers`), or
+        anything with ``predict(images)``, ``pa_error(inclination_deg)`` and
+        ``size``; default the shipped CAE (``"cae"``).
 
     Returns
     -------
@@ -116,7 +117,10 @@ def classify(data, *, inclination=None, classifier=None):
     items = list(data) if many else [data]
     if not items:
         raise GalkinError("classify got an empty list of galaxies.")
-    classifier = classifier or _default_classifier()
+    if classifier is None:
+        classifier = DEFAULT_CLASSIFIER
+    if isinstance(classifier, str):
+        classifier = _registered_classifier(classifier)
     names, images = [], []
     for k, item in enumerate(items):
         name, vel, mask = _velocity_map(item, k)

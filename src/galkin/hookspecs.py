@@ -19,6 +19,7 @@ __all__ = [
     "galkin_register_survey_adapters",
     "galkin_register_postprocessors",
     "galkin_register_pa_estimators",
+    "galkin_register_classifiers",
     "galkin_identify_survey",
 ]
 
@@ -78,6 +79,18 @@ def galkin_register_pa_estimators():
     -------
     list of type
         Subclasses of `~galkin.position_angle.PositionAngleEstimator`.
+    """
+
+
+@hookspec
+def galkin_register_classifiers():
+    """Return velocity-map classifier classes (regular vs disturbed gas).
+
+    Returns
+    -------
+    list of type
+        Classes with a ``name``, ``size``, ``predict(images)`` and
+        ``pa_error(inclination_deg)``, as used by :func:`galkin.classify`.
     """
 
 

@@ -33,6 +33,8 @@ __all__ = [
     "list_postprocessors",
     "get_postprocessor",
     "get_survey_adapter",
+    "get_classifier",
+    "list_classifiers",
     "list_pa_estimators",
     "get_pa_estimator",
 ]
@@ -45,6 +47,7 @@ BUILTIN_PLUGINS = (
     "galkin_plugins.symmetry_pa",
     "galkin_plugins.science",
     "galkin_plugins.surveys",
+    "galkin_plugins.cae",
 )
 
 #: Set this environment variable (to anything non-empty) to skip entry-point plugins.
@@ -56,6 +59,7 @@ _HOOKS = {
     "survey": "galkin_register_survey_adapters",
     "postprocessor": "galkin_register_postprocessors",
     "pa_estimator": "galkin_register_pa_estimators",
+    "classifier": "galkin_register_classifiers",
 }
 
 
@@ -102,7 +106,7 @@ def registry(kind):
 
     Parameters
     ----------
-    kind : {"profile", "model", "survey", "postprocessor", "pa_estimator"}
+    kind : {"profile", "model", "survey", "postprocessor", "pa_estimator", "classifier"}
 
     Raises
     ------
@@ -203,6 +207,16 @@ def get_postprocessor(name):
 def get_survey_adapter(name):
     """Return the registered survey adapter class called ``name``."""
     return _get("survey", name, "survey adapter")
+
+
+def get_classifier(name):
+    """Return the registered velocity-map classifier class called ``name``."""
+    return _get("classifier", name, "classifier")
+
+
+def list_classifiers():
+    """Names of the registered velocity-map classifiers."""
+    return list(registry("classifier"))
 
 
 def list_pa_estimators():
