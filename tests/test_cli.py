@@ -1,0 +1,19 @@
+"""The README's main job: `galkin demo` prints truth vs fit with units and saves a figure."""
+
+import matplotlib.pyplot as plt
+
+from galkin.cli import main
+
+
+def test_demo_prints_truth_and_fit(tmp_path, capsys):
+    out = tmp_path / "demo.png"
+    assert main(["demo", "--output", str(out), "--seed", "1"]) == 0
+    plt.close("all")
+    text = capsys.readouterr().out
+    for name in ("inclination", "position_angle", "v_max", "r_turn", "r_scale"):
+        line = next(row for row in text.splitlines() if row.strip().startswith(name))
+        truth, fit = (float(v) for v in line.split()[1:3])
+        tolerance = 5.0 if name in ("inclination", "position_angle") else 0.1 * truth
+        assert abs(fit - truth) < tolerance, line
+    assert "km / s" in text and "deg" in text
+    assert out.stat().st_size > 10_000
