@@ -11,7 +11,7 @@ def test_demo_prints_truth_and_fit(tmp_path, capsys):
     plt.close("all")
     text = capsys.readouterr().out
     for name in ("inclination", "position_angle", "v_max", "r_turn", "r_scale"):
-        line = next(row for row in text.splitlines() if row.strip().startswith(name))
+        line = next(row for row in text.splitlines() if row.split()[:1] == [name])
         truth, fit = (float(v) for v in line.split()[1:3])
         tolerance = 5.0 if name in ("inclination", "position_angle") else 0.1 * truth
         assert abs(fit - truth) < tolerance, line
