@@ -17,7 +17,8 @@ DEMO_TRUTH = dict(
 )
 
 
-def _print_comparison(result, truth, out=sys.stdout):
+def _print_comparison(result, truth, out=None):
+    out = out if out is not None else sys.stdout  # resolved at call time (redirects)
     print(f"{'parameter':>17s} {'truth':>12s} {'fit':>12s} {'error':>10s}  unit", file=out)
     for name in result.parameter_names:
         value, err = result.value(name), result.error(name)
