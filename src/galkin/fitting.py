@@ -43,8 +43,10 @@ def as_maps(data, *, beam=None, rest_frequency=None, region=None, mask="smooth")
         path = Path(data)
         if not path.exists():
             raise GalkinError(f"data file {str(path)!r} does not exist.")
-        if identify(path) is not None:  # a survey adapter knows this file
-            data = load(path) if beam is None else load(path, beam=beam)
+        adapter = identify(path)
+        if adapter is not None:  # a survey adapter knows this file
+            options = {} if beam is None else {"beam": beam}
+            data = load(path, adapter=adapter, **options)
         else:  # any other FITS cube
             data = SpectralCube.read(path)
     if is_cube(data):

@@ -90,7 +90,7 @@ def identify(path):
     return get_plugin_manager().hook.galkin_identify_survey(path=path, header=header)
 
 
-def load(path, **kwargs):
+def load(path, *, adapter=None, **kwargs):
     """Read a survey file with the adapter that recognises it.
 
     Parameters
@@ -98,6 +98,9 @@ def load(path, **kwargs):
     path : str or `pathlib.Path`
         A cube, a set of moment maps or an IFU map file (or, for surveys that
         store one galaxy per directory, the directory).
+    adapter : type, optional
+        The adapter class :func:`identify` already returned for ``path`` (skips
+        asking the adapters again).
     **kwargs
         Passed to the adapter's ``load`` (e.g. ``beam=``, quality-cut thresholds);
         see :doc:`/user_guide/surveys`.
@@ -121,7 +124,8 @@ def load(path, **kwargs):
     'manga'
     """
     path = _existing(path)
-    adapter = identify(path)
+    if adapter is None:
+        adapter = identify(path)
     if adapter is None:
         names = ", ".join(list_survey_adapters()) or "(none installed)"
         kind = "directory" if path.is_dir() else "FITS file" if _is_fits(path) else "file"

@@ -1,5 +1,7 @@
 """`FitResult`: fitted parameters as Quantities with Monte-Carlo-dropout errors."""
 
+import functools
+
 import numpy as np
 from astropy import units as u
 from astropy.table import QTable
@@ -100,7 +102,9 @@ class FitResult:
         raise AttributeError(f"FitResult has no attribute {name!r}")
 
     # ------------------------------------------------------------------ geometry
+    @functools.cached_property
     def _disc_radius(self):
+        """De-projected radius (arcsec) of every valid input pixel, for the mean geometry."""
         maps = self.prepared.maps
         east, north = sky_offsets(maps, self.prepared.scales.center, valid_only=True)
         return disc_radius(
@@ -113,7 +117,7 @@ class FitResult:
     @property
     def r_max(self):
         """Extent of the detected emission in the disc plane (98th percentile radius)."""
-        return np.percentile(self._disc_radius(), 98) * u.arcsec
+        return np.percentile(self._disc_radius, 98) * u.arcsec
 
     def dispersion_profile(self, n_bins=N_PROFILE_BINS):
         """Mean line-of-sight dispersion in ``n_bins`` equal radial bins from 0 to `r_max`.
@@ -128,7 +132,7 @@ class FitResult:
         sigma = np.full(n_bins, np.nan)
         disp = self.prepared.maps.dispersion
         if disp is not None:
-            radius = self._disc_radius()
+            radius = self._disc_radius
             values = disp.to_value(KM_S)[self.prepared.maps.mask]
             good = np.isfinite(values)
             idx = np.digitize(radius[good], edges) - 1

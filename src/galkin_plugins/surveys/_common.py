@@ -27,6 +27,7 @@ __all__ = [
     "HI_REST_FREQUENCY",
     "parse_unit",
     "header_beam",
+    "required_header_beam",
     "celestial_wcs",
     "snr_cut",
     "check_rotation",
@@ -125,13 +126,7 @@ def cube_to_maps(path, header, *, survey, beam=None, return_cube=False, **kwargs
     if beam is None and multibeam:
         source = f"beam table ({len(cube.beams)} channel beams, convolved to the common beam)"
     elif beam is None:
-        beam, source = header_beam(header)
-        if beam is None:
-            raise GalkinError(
-                f"{path} has no beam (no BMAJ/BMIN cards, no AIPS/CASA beam in HISTORY, no "
-                "BMMAJ/BMMIN): pass the restoring beam, e.g. beam=Beam(major=30*u.arcsec, "
-                "minor=25*u.arcsec, pa=10*u.deg) or beam=30*u.arcsec for a circular one."
-            )
+        beam, source = required_header_beam(header, path)
     if return_cube:
         if beam is not None and not multibeam:
             # Attaching the header's (or the user's) beam records the resolution the
@@ -194,6 +189,18 @@ _CASA_HISTORY = re.compile(
     rf"restoration:\s*{_NUMBER}\s*by\s*{_NUMBER}\s*\(arcsec\)(?:\s*at\s*pa\s*{_NUMBER})?",
     re.IGNORECASE,
 )
+
+
+def required_header_beam(header, path):
+    """:func:`header_beam`, or a GalkinError asking for ``beam=`` when the header has none."""
+    beam, source = header_beam(header)
+    if beam is None:
+        raise GalkinError(
+            f"{path} has no beam (no BMAJ/BMIN cards, no AIPS/CASA beam in HISTORY, no "
+            "BMMAJ/BMMIN): pass the restoring beam, e.g. beam=Beam(major=30*u.arcsec, "
+            "minor=25*u.arcsec, pa=10*u.deg) or beam=30*u.arcsec for a circular one."
+        )
+    return beam, source
 
 
 def header_beam(header):

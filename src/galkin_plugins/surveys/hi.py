@@ -35,10 +35,10 @@ from ._common import (
     HI_REST_FREQUENCY,
     celestial_wcs,
     cube_to_maps,
-    header_beam,
     open_fits,
     parse_unit,
     quiet_fits,
+    required_header_beam,
     rest_frequency,
     spectral_axis,
 )
@@ -239,12 +239,7 @@ class HIAdapter(SurveyAdapter):
 
         source = "argument"
         if beam is None:
-            beam, source = header_beam(h1)
-            if beam is None:
-                raise GalkinError(
-                    f"{files[1].name} has no beam (BMAJ/BMIN): pass beam=..., e.g. "
-                    "beam=Beam(major=30*u.arcsec, minor=25*u.arcsec, pa=10*u.deg)."
-                )
+            beam, source = required_header_beam(h1, files[1].name)
             if "BPA" not in h1:
                 source += " (no BPA: PA taken as 0 deg)"
 
