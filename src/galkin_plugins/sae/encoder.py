@@ -30,9 +30,15 @@ class SAEEncoder(nn.Module, Encoder):
         Dropout probability in the head (thesis 0.1).
     hidden : int, optional
         Width of the trunk's last linear layer.
+    aleatoric : bool, optional
+        Add a second, deterministic head that predicts the log-variance of each
+        output (the data's own, "aleatoric" scatter). Only the blind model, trained
+        on simulations with known truth, uses it.
     """
 
-    def __init__(self, n_outputs, *, size=64, in_channels=2, dropout=0.1, hidden=256):
+    def __init__(
+        self, n_outputs, *, size=64, in_channels=2, dropout=0.1, hidden=256, aleatoric=False
+    ):
         super().__init__()
         if size % 16:
             raise ValueError(f"size must be a multiple of 16; got {size}.")
@@ -46,6 +52,7 @@ class SAEEncoder(nn.Module, Encoder):
         self.out = nn.Linear(hidden, n_outputs)
         self.n_outputs = n_outputs
         self.dropout = float(dropout)
+        self.log_variance = nn.Linear(hidden, n_outputs) if aleatoric else None
         # Start every output near the middle of its range.
         nn.init.zeros_(self.out.bias)
         nn.init.normal_(self.out.weight, std=1e-3)
@@ -58,6 +65,12 @@ class SAEEncoder(nn.Module, Encoder):
         """Dropout, linear, tanh. Dropout is on in training mode or when ``sample``."""
         h = nn.functional.dropout(features, self.dropout, training=self.training or sample)
         return torch.tanh(self.out(h))
+
+    def aleatoric(self, features):
+        """Log-variance of each output (in the [-1, 1] output units)."""
+        if self.log_variance is None:
+            raise RuntimeError("this encoder was built without an aleatoric head.")
+        return self.log_variance(features)
 
     def set_output(self, z):
         """Make the head output ``z`` (in (-1, 1)) for any input, before training."""

@@ -23,14 +23,20 @@ class SAENetwork(nn.Module):
     dropout : float, optional
     scale_height : float, optional
         Disc scale height in field units (see `~galkin.decoder.DiscDecoder`).
+    aleatoric : bool, optional
+        Give both encoders a log-variance head (see `SAEEncoder`).
     """
 
-    def __init__(self, intensity, velocity, *, size=64, dropout=0.1, scale_height=1 / 64):
+    def __init__(
+        self, intensity, velocity, *, size=64, dropout=0.1, scale_height=1 / 64, aleatoric=False
+    ):
         super().__init__()
         self.space = ParameterSpace(intensity, velocity)
         self.size = size
-        self.encoder0 = SAEEncoder(len(self.space.moment0_names), size=size, dropout=dropout)
-        self.encoder1 = SAEEncoder(len(self.space.moment1_names), size=size, dropout=dropout)
+        self.aleatoric = aleatoric
+        options = dict(size=size, dropout=dropout, aleatoric=aleatoric)
+        self.encoder0 = SAEEncoder(len(self.space.moment0_names), **options)
+        self.encoder1 = SAEEncoder(len(self.space.moment1_names), **options)
         self.decoder = DiscDecoder(intensity, velocity, scale_height=scale_height)
         step = 1.0 / size
         c = (size - 1) / 2.0
@@ -48,13 +54,17 @@ class SAENetwork(nn.Module):
 
     def heads(self, f0, f1, *, sample=False):
         """Bounded outputs -> dict of decoder-unit parameters."""
-        params = self.space.from_unit(
-            self.space.moment0_names, self.encoder0.head(f0, sample=sample)
+        return self.space.from_unit(self.space.names, self.unit_outputs(f0, f1, sample=sample))
+
+    def unit_outputs(self, f0, f1, *, sample=False):
+        """Both heads' bounded outputs, ``(B, n_parameters)`` in :attr:`space` name order."""
+        return torch.cat(
+            [self.encoder0.head(f0, sample=sample), self.encoder1.head(f1, sample=sample)], -1
         )
-        params.update(
-            self.space.from_unit(self.space.moment1_names, self.encoder1.head(f1, sample=sample))
-        )
-        return params
+
+    def log_variance(self, f0, f1):
+        """Aleatoric log-variances, ``(B, n_parameters)`` in output units."""
+        return torch.cat([self.encoder0.aleatoric(f0), self.encoder1.aleatoric(f1)], -1)
 
     def decode(self, params, beams=None):
         """Model maps on the network grid for decoder-unit ``params``."""

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["MapBatch", "TrainingConfig", "stack_prepared", "warm_start", "train", "predict"]
+__all__ = [
+    "MapBatch",
+    "TrainingConfig",
+    "stack_prepared",
+    "warm_start",
+    "train",
+    "train_supervised",
+    "predict",
+]
 
 #: Beam used for galaxies without one: effectively a delta function.
 _NO_BEAM = (1e-4, 1e-4, 0.0)
@@ -79,7 +87,11 @@ def stack_prepared(prepared):
 
 
 def _augment(batch, generator):
-    """Random mirror about the major axis and/or the minor axis (velocity negated)."""
+    """Random mirror about the major axis and/or the minor axis (velocity negated).
+
+    Returns the mirrored batch and the galaxies mirrored once (not twice): for those
+    the beam angle and the position-angle offset change sign.
+    """
     n = len(batch)
     flip_rows = torch.rand(n, generator=generator) < 0.5
     flip_cols = torch.rand(n, generator=generator) < 0.5
@@ -96,7 +108,7 @@ def _augment(batch, generator):
             mask[sel] = mask[sel].flip(dim)
     odd = flip_rows ^ flip_cols
     beams[odd, 2] = -beams[odd, 2]
-    return MapBatch(m0, m1, mask, beams)
+    return MapBatch(m0, m1, mask, beams), odd
 
 
 @torch.no_grad()
@@ -164,7 +176,7 @@ def train(net, data, config, *, seed=None, device="cpu", augment=True, progress=
         for start in range(0, len(order), config.batch_size):
             batch = data.index(order[start : start + config.batch_size])
             if augment:
-                batch = _augment(batch, generator)
+                batch = _augment(batch, generator)[0]
             batch = batch.to(device)
             loss = net(batch.m0, batch.m1, batch.mask, batch.beams)[0].mean()
             optimiser.zero_grad()
@@ -175,6 +187,72 @@ def train(net, data, config, *, seed=None, device="cpu", augment=True, progress=
         history.append(total / len(order))
         if progress is not None:
             progress(history[-1])
+    net.eval()
+    return history
+
+
+def train_supervised(
+    net, data, targets, config, *, beta=0.5, seed=None, device="cpu", progress=None
+):
+    """Train ``net`` on simulated galaxies whose true parameters are known.
+
+    The bounded outputs regress onto the truths and the aleatoric heads learn each
+    output's scatter, with the beta-weighted Gaussian negative log-likelihood of
+    Seitzer et al. (2022): ``sg(s^(2 beta)) [(z - t)^2 / s^2 + log s^2] / 2`` per
+    output, which balances the parameters by their attainable precision without
+    letting the variance stall the means (``beta = 0`` is the plain likelihood).
+
+    Parameters
+    ----------
+    net : SAENetwork
+        Built with ``aleatoric=True``.
+    data : MapBatch
+    targets : `torch.Tensor`
+        ``(N, n_parameters)`` truths in output units ([-1, 1], ``net.space.names`` order).
+    config : TrainingConfig
+    beta : float, optional
+    progress : callable, optional
+        Called with ``(epoch, mean loss)`` after every epoch.
+
+    Returns
+    -------
+    list of float
+        Mean loss per epoch.
+    """
+    if not net.aleatoric:
+        raise ValueError("train_supervised needs a network built with aleatoric=True.")
+    generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
+    if seed is not None:
+        torch.manual_seed(int(seed))
+    flip = torch.tensor([name == "pa_offset" for name in net.space.names])
+    net.to(device).train()
+    optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.StepLR(
+        optimiser, step_size=config.decay_every, gamma=config.decay
+    )
+    history = []
+    for epoch in range(config.epochs):
+        order = torch.randperm(len(data), generator=generator)
+        total = 0.0
+        for start in range(0, len(order), config.batch_size):
+            idx = order[start : start + config.batch_size]
+            batch, odd = _augment(data.index(idx), generator)
+            target = targets[idx].clone()
+            target[odd[:, None] & flip[None, :]] *= -1.0
+            batch, target = batch.to(device), target.to(device)
+            f0, f1 = net.features(*net.inputs(batch.m0, batch.m1, batch.mask))
+            z = net.unit_outputs(f0, f1)
+            log_var = net.log_variance(f0, f1).clamp(-14.0, 4.0)
+            nll = 0.5 * ((z - target) ** 2 * torch.exp(-log_var) + log_var)
+            loss = (torch.exp(beta * log_var).detach() * nll).mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            total += loss.item() * len(idx)
+        scheduler.step()
+        history.append(total / len(order))
+        if progress is not None:
+            progress(epoch, history[-1])
     net.eval()
     return history
 
@@ -194,9 +272,10 @@ def predict(net, data, *, mc_samples=100, device="cpu", batch_size=256):
     Returns
     -------
     list of dict
-        Per galaxy: ``samples`` (name -> (T,) array), ``mean`` (name -> float),
-        ``model0``, ``model1`` (maps with amplitude and offset applied),
-        ``amplitude``, ``offset``, ``loss``.
+        Per galaxy: ``samples`` (name -> (T,) array), ``model0``, ``model1``
+        (maps of the mean parameters with amplitude and offset applied),
+        ``amplitude``, ``offset``, ``loss``, and for networks with aleatoric heads
+        ``aleatoric`` (name -> 1-sigma in decoder units).
     """
     from galkin.loss import reconstruction_loss
 
@@ -213,9 +292,22 @@ def predict(net, data, *, mc_samples=100, device="cpu", batch_size=256):
         mean = {k: v.mean(0) for k, v in params.items()}
         model0, model1 = net.decode(mean, batch.beams)
         loss, amp, off = reconstruction_loss(batch.m0, batch.m1, batch.mask, model0, model1)
+        aleatoric = None
+        if net.aleatoric:
+            half = torch.tensor([np.diff(net.space.bounds[k])[0] / 2 for k in net.space.names])
+            sigma = torch.exp(0.5 * net.log_variance(f0, f1)).cpu() * half
+            aleatoric = {
+                k: sigma[:, i].numpy().astype(float) for i, k in enumerate(net.space.names)
+            }
         for j in range(b):
+            extra = (
+                {}
+                if aleatoric is None
+                else {"aleatoric": {k: float(v[j]) for k, v in aleatoric.items()}}
+            )
             out.append(
                 dict(
+                    **extra,
                     samples={k: v[:, j].cpu().numpy().astype(float) for k, v in params.items()},
                     model0=(amp[j] * model0[j]).cpu().numpy(),
                     model1=(model1[j] + off[j]).cpu().numpy(),
