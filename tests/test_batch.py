@@ -6,9 +6,6 @@ from astropy import units as u
 from astropy.io import fits
 
 import galkin
-from galkin_plugins.sae.training import TrainingConfig
-
-QUICK = TrainingConfig(epochs=40, batch_size=4, lr=2e-3, min_samples=4)
 
 
 def _cube(seed, inc=50.0, pa=120.0):
@@ -39,7 +36,7 @@ def survey(tmp_path_factory):
 
 
 def test_fit_many_keeps_good_galaxies_and_reports_bad_ones(survey):
-    table = galkin.fit_many(survey, mc_samples=10, seed=0, config=QUICK, progress=False)
+    table = galkin.fit_many(survey, mc_samples=10, seed=0, progress=False)
     assert list(table["name"]) == ["galaxy_0", "corrupt", "good", "missing", "empty", "galaxy_5"]
     assert list(table["status"]) == ["ok", "failed", "ok", "failed", "failed", "ok"]
     ok = table["status"] == "ok"
@@ -78,14 +75,14 @@ def test_bad_arguments():
 def test_dask_cluster_gives_the_in_process_result(survey):
     distributed = pytest.importorskip("distributed")
     items = [survey[0], survey[1], survey[2]]
-    local = galkin.fit_many(items, mc_samples=10, seed=0, config=QUICK, progress=False)
+    local = galkin.fit_many(items, mc_samples=10, seed=0, progress=False)
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        remote = galkin.fit_many(items, mc_samples=10, seed=0, config=QUICK, client=client)
+        remote = galkin.fit_many(items, mc_samples=10, seed=0, client=client)
     assert list(remote["status"]) == list(local["status"])
     ok = local["status"] == "ok"
     for col in ("inclination", "v_max", "r_turn", "position_angle"):

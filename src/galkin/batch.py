@@ -108,7 +108,7 @@ def fit_many(
     items,
     *,
     names=None,
-    mode="solo",
+    mode="blind",
     mc_samples=100,
     client=None,
     progress=True,
@@ -123,7 +123,7 @@ def fit_many(
     names : sequence of str, optional
         Row names; default the file name, the object's name, or ``galaxy_<i>``.
     mode : str, optional
-        Fitting mode passed to :func:`galkin.fit`.
+        Fitting mode passed to :func:`galkin.fit` (default the pretrained ``"blind"``).
     mc_samples : int, optional
         Monte-Carlo dropout samples per galaxy.
     client : `dask.distributed.Client`, optional

@@ -77,7 +77,12 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="simulate a galaxy, fit it, print truth vs fit, save a figure")
     p.add_argument("--output", default="galkin-demo.png", help="figure path (default %(default)s)")
-    p.add_argument("--mode", default="solo", choices=["solo"], help="fitting mode")
+    p.add_argument(
+        "--mode",
+        default="blind",
+        choices=["blind", "solo"],
+        help="blind: the pretrained network (seconds); solo: train on this galaxy (default %(default)s)",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", default=None, help="torch device (default: CUDA if available)")
     p.set_defaults(func=demo)
@@ -85,7 +90,7 @@ def main(argv=None):
     p.add_argument("path")
     p.add_argument("--beam", type=float, help="circular beam FWHM in arcsec, if the file has none")
     p.add_argument("--rest-frequency", type=float, help="rest frequency in GHz (frequency cubes)")
-    p.add_argument("--mode", default="solo", choices=["solo"])
+    p.add_argument("--mode", default="blind", choices=["blind", "solo"])
     p.add_argument("--output", help="save the fit figure here")
     p.add_argument("--table", help="write the result table here (e.g. fit.ecsv)")
     p.add_argument("--seed", type=int, default=None)

@@ -77,7 +77,7 @@ def as_maps(data, *, beam=None, rest_frequency=None, region=None, mask="smooth")
 def fit(
     data,
     *,
-    mode="solo",
+    mode="blind",
     model="sae",
     intensity="exponential",
     velocity="arctan",
@@ -97,6 +97,8 @@ def fit(
     device=None,
     seed=None,
     config=None,
+    start=None,
+    weights=None,
 ):
     """Fit a rotating-disc model to one galaxy.
 
@@ -104,9 +106,10 @@ def fit(
     ----------
     data : `~spectral_cube.SpectralCube`, `KinematicMaps`, str or `pathlib.Path`
         The galaxy: a cube (any spectral axis), moment maps, or a FITS cube path.
-    mode : {"solo", "combined"}, optional
-        ``"solo"`` trains the model on this galaxy alone; ``"combined"`` trains on
-        this galaxy plus ``others``.
+    mode : {"blind", "solo", "combined"}, optional
+        ``"blind"`` (default) predicts with galkin's pretrained network in
+        milliseconds, with calibrated errors; ``"solo"`` trains the model on this
+        galaxy alone; ``"combined"`` trains on this galaxy plus ``others``.
     model : str, optional
         Registered kinematic model (see `galkin.list_models`).
     intensity, velocity : str, optional
@@ -143,6 +146,13 @@ def fit(
         Makes training reproducible.
     config : optional
         Model-specific training configuration.
+    start : {"blind", "scratch"}, optional
+        Solo/combined training starts from the pretrained blind weights or from a
+        new network (default: ``"blind"`` for combined mode when pretrained weights
+        exist for the profiles, else ``"scratch"``).
+    weights : str or `pathlib.Path`, optional
+        A blind-weights file other than the shipped one
+        (from ``scripts/train_sae_blind.py``).
 
     Returns
     -------
@@ -150,7 +160,7 @@ def fit(
     """
     from .result import FitResult
 
-    start = time.perf_counter()
+    t0 = time.perf_counter()
     maps = as_maps(data, beam=beam, rest_frequency=rest_frequency, region=region, mask=mask)
     if beam_smearing and maps.beam is None:
         raise GalkinError(
@@ -183,8 +193,15 @@ def fit(
         prepare(as_maps(o, rest_frequency=rest_frequency, mask=mask), **options) for o in others
     ]
     kin_model = model_cls(intensity_profile, velocity_profile, device=device)
+    model_options = {k: v for k, v in dict(start=start, weights=weights).items() if v is not None}
     output = kin_model.fit(
-        [target], mode=mode, others=extra, mc_samples=mc_samples, seed=seed, config=config
+        [target],
+        mode=mode,
+        others=extra,
+        mc_samples=mc_samples,
+        seed=seed,
+        config=config,
+        **model_options,
     )[0]
     return FitResult(
         prepared=target,
@@ -193,5 +210,5 @@ def fit(
         velocity=velocity_profile,
         model=model,
         mode=mode,
-        runtime=time.perf_counter() - start,
+        runtime=time.perf_counter() - t0,
     )

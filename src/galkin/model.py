@@ -33,6 +33,10 @@ class ModelOutput:
         Masked mean-squared reconstruction error of the mean model.
     history : list of float
         Training loss per epoch (empty in blind mode).
+    error_samples : dict of str to `numpy.ndarray`, optional
+        Samples whose spread is the *calibrated* error of each parameter (decoder
+        units), when the model provides one; otherwise the errors are the spread
+        of ``samples``.
     """
 
     samples: dict
@@ -42,6 +46,7 @@ class ModelOutput:
     velocity_offset: float
     loss: float
     history: list = field(default_factory=list)
+    error_samples: dict | None = None
 
 
 class KinematicModel(abc.ABC):

@@ -1,10 +1,12 @@
-"""The SAE as a galkin kinematic model: solo and combined modes."""
+"""The SAE as a galkin kinematic model: blind, solo and combined modes."""
 
+import numpy as np
 import torch
 
 from galkin.model import KinematicModel, ModelOutput
 
 from .network import SAENetwork
+from .pretrained import blind_network, calibrated_sigma, to_device
 from .training import TrainingConfig, predict, stack_prepared, train, warm_start
 
 __all__ = ["SAE", "SOLO_CONFIG", "COMBINED_CONFIG"]
@@ -41,7 +43,7 @@ class SAE(KinematicModel):
     """
 
     name = "sae"
-    modes = ("solo", "combined")
+    modes = ("blind", "solo", "combined")
 
     def __init__(self, intensity, velocity, *, device=None, dropout=0.1, scale_height=1 / 64):
         self.intensity = intensity
@@ -61,27 +63,60 @@ class SAE(KinematicModel):
         )
 
     def fit(
-        self, targets, *, mode, others=(), mc_samples=100, seed=None, config=None, progress=None
+        self,
+        targets,
+        *,
+        mode,
+        others=(),
+        mc_samples=100,
+        seed=None,
+        config=None,
+        progress=None,
+        start=None,
+        weights=None,
     ):
-        """Train on the targets (solo) or targets + others (combined), then predict.
+        """Predict with the pretrained network (blind), or train then predict.
 
         Parameters
         ----------
+        mode : {"blind", "solo", "combined"}
+            ``"blind"``: the pretrained network, no training, calibrated errors.
+            ``"solo"``: train on the targets. ``"combined"``: train on the targets
+            plus ``others``.
         config : TrainingConfig, optional
             Default :data:`SOLO_CONFIG` or :data:`COMBINED_CONFIG`.
         progress : callable, optional
             Called with the mean loss after every epoch.
+        start : {"blind", "scratch"}, optional
+            Where training starts: the pretrained blind weights, or a new network
+            warm-started by a random search. Default ``"blind"`` for combined mode
+            when pretrained weights exist for the profiles, else ``"scratch"``.
+        weights : str or `pathlib.Path`, optional
+            Another blind weights file (default the shipped one).
         """
         if mode not in self.modes:
             raise ValueError(f"SAE mode must be one of {self.modes}; got {mode!r}.")
+        if start not in (None, "blind", "scratch"):
+            raise ValueError(f"start must be 'blind' or 'scratch'; got {start!r}.")
         size = targets[0].moment0.shape[0]
         if seed is not None:
             torch.manual_seed(int(seed))
-        self.network = self.new_network(size)
+        if mode == "blind":
+            return self._blind(targets, size, mc_samples, weights)
+        if start is None:
+            start = "blind" if mode == "combined" and self._has_blind(size, weights) else "scratch"
         training = list(targets) + (list(others) if mode == "combined" else [])
         config = config or (SOLO_CONFIG if mode == "solo" else COMBINED_CONFIG)
         data = stack_prepared(training)
-        warm_start(self.network, data, seed=seed, device=self.device)
+        if start == "blind":
+            net, _ = self._pretrained(size, weights)
+            self.network = self.new_network(size)
+            self.network.load_state_dict(
+                {k: v for k, v in net.state_dict().items() if "log_variance" not in k}
+            )
+        else:
+            self.network = self.new_network(size)
+            warm_start(self.network, data, seed=seed, device=self.device)
         history = train(
             self.network,
             data,
@@ -93,15 +128,48 @@ class SAE(KinematicModel):
         results = predict(
             self.network, stack_prepared(targets), mc_samples=mc_samples, device=self.device
         )
-        return [
-            ModelOutput(
-                samples=r["samples"],
-                moment0=r["model0"],
-                moment1=r["model1"],
-                amplitude=r["amplitude"],
-                velocity_offset=r["offset"],
-                loss=r["loss"],
-                history=list(history),
-            )
-            for r in results
-        ]
+        return [_output(r, history=list(history)) for r in results]
+
+    def _pretrained(self, size, weights):
+        return blind_network(self.intensity.name, self.velocity.name, size, path=weights)
+
+    def _has_blind(self, size, weights):
+        from galkin.exceptions import GalkinError
+
+        try:
+            self._pretrained(size, weights)
+        except GalkinError:
+            return False
+        return True
+
+    def _blind(self, targets, size, mc_samples, weights):
+        net, metadata = self._pretrained(size, weights)
+        self.network = to_device(net, self.device)
+        factors = metadata["calibration"]["factors"]
+        results = predict(
+            self.network, stack_prepared(targets), mc_samples=mc_samples, device=self.device
+        )
+        # calibrated errors as samples of independent normals about the MC mean, so
+        # that the physical conversion (e.g. V_max = V_max sin i / sin i) propagates them
+        normal = np.random.default_rng(0).standard_normal((max(int(mc_samples), 200), 1))
+        outputs = []
+        for r in results:
+            errors = {}
+            for name, samples in r["samples"].items():
+                sigma = calibrated_sigma(samples.std(), r["aleatoric"][name], factors[name])
+                errors[name] = samples.mean() + sigma * normal[:, 0]
+            outputs.append(_output(r, error_samples=errors))
+        return outputs
+
+
+def _output(r, *, history=(), error_samples=None):
+    return ModelOutput(
+        samples=r["samples"],
+        moment0=r["model0"],
+        moment1=r["model1"],
+        amplitude=r["amplitude"],
+        velocity_offset=r["offset"],
+        loss=r["loss"],
+        history=list(history),
+        error_samples=error_samples,
+    )

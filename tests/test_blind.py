@@ -1,0 +1,190 @@
+"""Blind mode: the shipped pretrained SAE, its weights file and its calibrated errors."""
+
+import numpy as np
+import pytest
+import torch
+from astropy import units as u
+
+import galkin
+from galkin import GalkinError, ModelWeightsError
+from galkin.plugins import get_profile
+from galkin.position_angle import angle_difference
+from galkin.weights import load_weights, save_weights
+from galkin_plugins.sae.model import SAE
+from galkin_plugins.sae.pretrained import (
+    ARCHITECTURE,
+    BLIND_WEIGHTS,
+    blind_network,
+    coverage_factors,
+)
+from galkin_plugins.sae.simulations import TRUTH_NAMES, simulate_set
+from galkin_plugins.sae.training import MapBatch, TrainingConfig, predict
+
+
+def _batch(data, n=None):
+    return MapBatch(
+        m0=torch.tensor(data["m0"][:n]),
+        m1=torch.tensor(data["m1"][:n]),
+        mask=torch.tensor(data["mask"][:n].astype(np.float32)),
+        beams=torch.tensor(data["beam"][:n]),
+    )
+
+
+# ---------------------------------------------------------------------------- weights files
+def test_weights_round_trip_and_tamper_detection(tmp_path):
+    layer = torch.nn.Linear(3, 2)
+    path = tmp_path / "w.pt"
+    save_weights(layer.state_dict(), {"architecture": "toy", "note": [1, 2]}, path)
+    state, meta = load_weights(path, "toy", retrain="python make.py")
+    torch.testing.assert_close(state["weight"], layer.weight.detach())
+    assert meta["note"] == [1, 2] and meta["galkin_version"] == galkin.__version__
+    assert len(meta["checksum"]) == 64
+
+    with pytest.raises(ModelWeightsError, match="architecture 'toy'.*python make.py"):
+        load_weights(path, "other", retrain="python make.py")
+
+    blob = torch.load(path, weights_only=True)
+    blob["state_dict"]["bias"] += 1e-3
+    torch.save(blob, path)
+    with pytest.raises(ModelWeightsError, match="checksum"):
+        load_weights(path, "toy", retrain="python make.py")
+
+    path.write_bytes(b"not a torch file")
+    with pytest.raises(ModelWeightsError, match="Cannot read"):
+        load_weights(path, "toy", retrain="python make.py")
+
+
+def test_float16_storage_loads_as_float32(tmp_path):
+    layer = torch.nn.Linear(4, 4)
+    path = tmp_path / "half.pt"
+    save_weights(layer.state_dict(), {"architecture": "toy"}, path, dtype=torch.float16)
+    state, _ = load_weights(path, "toy", retrain="x")
+    assert state["weight"].dtype == torch.float32
+    torch.testing.assert_close(state["weight"], layer.weight.detach(), atol=1e-3, rtol=1e-3)
+
+
+def test_shipped_blind_weights_and_metadata():
+    net, meta = blind_network("exponential", "arctan", 64)
+    assert BLIND_WEIGHTS.stat().st_size < 4_000_000
+    assert meta["architecture"] == ARCHITECTURE
+    assert meta["training"]["script"] == "scripts/train_sae_blind.py"
+    assert set(meta["calibration"]["factors"]) == set(net.space.names)
+    for name in net.space.names:
+        assert meta["bounds"][name] == list(net.space.bounds[name])
+    assert not net.training
+
+
+def test_blind_mode_refuses_profiles_it_was_not_trained_for():
+    cube = galkin.simulate_cube(
+        inclination=50 * u.deg,
+        position_angle=40 * u.deg,
+        v_max=150 * u.km / u.s,
+        r_turn=4 * u.arcsec,
+        r_scale=7 * u.arcsec,
+        snr=20,
+        seed=2,
+    )
+    with pytest.raises(GalkinError, match="mode='solo'"):
+        galkin.fit(cube, velocity="courteau")
+
+
+# ---------------------------------------------------------------------------- accuracy
+@pytest.fixture(scope="module")
+def held_out():
+    """Fresh galaxies in survey conditions (seeds unused by training)."""
+    return simulate_set(48, seed=9090, conditions="survey", dtype=np.float32)
+
+
+def test_blind_fit_recovers_a_simulated_cube():
+    truth = dict(inclination=62.0, position_angle=137.0, v_max=210.0)
+    cube = galkin.simulate_cube(
+        inclination=truth["inclination"] * u.deg,
+        position_angle=truth["position_angle"] * u.deg,
+        v_max=truth["v_max"] * u.km / u.s,
+        r_turn=5 * u.arcsec,
+        r_scale=9 * u.arcsec,
+        beam=3 * u.arcsec,
+        snr=15,
+        seed=11,
+    )
+    result = galkin.fit(cube)  # blind is the default
+    assert result.mode == "blind" and result.output.history == []
+    assert abs(result.inclination.to_value(u.deg) - truth["inclination"]) < 5
+    assert abs(result.v_max.to_value(u.km / u.s) / truth["v_max"] - 1) < 0.1
+    assert abs(angle_difference(result.position_angle.value, truth["position_angle"])) < 3
+    table = result.to_table()
+    for name in ("inclination", "v_max", "r_turn", "r_scale", "position_angle"):
+        assert table[f"{name}_err"].unit == table[name].unit
+        assert 0 < table[f"{name}_err_mc"][0] < table[f"{name}_err"][0]
+
+
+def test_blind_errors_cover_the_truth(held_out):
+    """Calibrated 68% intervals hold ~68% of the truths (raw MC spread far fewer)."""
+    net, meta = blind_network("exponential", "arctan", 64)
+    rows = predict(net, _batch(held_out), mc_samples=100)
+    inside, inside_mc = [], []
+    for name in ("inclination", "r_scale", "v_max", "r_turn"):
+        factor = meta["calibration"]["factors"][name]
+        truth = held_out["truth"][:, TRUTH_NAMES.index(name)]
+        mean = np.array([r["samples"][name].mean() for r in rows])
+        mc = np.array([r["samples"][name].std() for r in rows])
+        ale = np.array([r["aleatoric"][name] for r in rows])
+        inside += list(np.abs(mean - truth) <= factor * np.hypot(mc, ale))
+        inside_mc += list(np.abs(mean - truth) <= mc)
+    # 192 intervals: a binomial 68% has sigma 3.4%, so this band is +-3.5 sigma
+    assert 0.56 <= np.mean(inside) <= 0.80
+    assert np.mean(inside_mc) < np.mean(inside)
+
+
+def test_coverage_factors_hit_the_requested_level():
+    rng = np.random.default_rng(0)
+    sigma = rng.uniform(0.5, 2.0, (4000, 2))
+    residual = 3.0 * sigma * rng.standard_normal((4000, 2))  # errors 3x too small
+    factors = coverage_factors(residual, sigma)
+    np.testing.assert_allclose(factors, 3.0 * 0.9945, rtol=0.05)  # 68% of |N(0,1)| < 0.9945
+    assert np.mean(np.abs(residual) <= factors * sigma) == pytest.approx(0.68, abs=0.01)
+
+
+# ---------------------------------------------------------------------------- speed path
+def test_mc_samples_reuse_the_trunk(monkeypatch, held_out):
+    """The convolutional trunk runs once per galaxy, whatever the number of samples."""
+    net, _ = blind_network("exponential", "arctan", 64)
+    calls = []
+    original = net.encoder0.features
+    monkeypatch.setattr(net.encoder0, "features", lambda x: calls.append(len(x)) or original(x))
+    rows = predict(net, _batch(held_out, 8), mc_samples=500)
+    assert calls == [8]
+    assert len(rows[0]["samples"]["inclination"]) == 500
+
+
+# ---------------------------------------------------------------------------- combined mode
+def test_combined_mode_starts_from_the_blind_weights(held_out):
+    from galkin.cube import maps_from_cube
+    from galkin.preprocess import prepare
+
+    cubes = [
+        galkin.simulate_cube(
+            inclination=i * u.deg,
+            position_angle=30 * u.deg,
+            v_max=180 * u.km / u.s,
+            r_turn=4 * u.arcsec,
+            r_scale=8 * u.arcsec,
+            snr=20,
+            seed=k,
+        )
+        for k, i in enumerate((45, 70))
+    ]
+    prepared = [prepare(maps_from_cube(c)) for c in cubes]
+    model = SAE(
+        get_profile("exponential", "intensity")(), get_profile("arctan", "velocity")(), device="cpu"
+    )
+    no_training = TrainingConfig(epochs=0, batch_size=2)
+    model.fit(prepared[:1], mode="combined", others=prepared[1:], config=no_training)
+    blind, _ = blind_network("exponential", "arctan", 64)
+    for key, value in model.network.state_dict().items():
+        torch.testing.assert_close(value, blind.state_dict()[key])
+    model.fit(
+        prepared[:1], mode="combined", others=prepared[1:], config=no_training, start="scratch"
+    )
+    weight = "encoder0.fc.weight"
+    assert not torch.equal(model.network.state_dict()[weight], blind.state_dict()[weight])
