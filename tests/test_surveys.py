@@ -20,6 +20,14 @@ import galkin
 from galkin import GalkinError, KinematicMaps, RejectedGalaxy
 from galkin.loading import identify
 from galkin_plugins.surveys import AlmaAdapter, HIAdapter, MangaAdapter, SamiAdapter
+from galkin_plugins.surveys.writers import (
+    MANGA_FLUX_UNIT,
+    MANGA_LINES,
+    NOCOV_MASK,
+    SAMI_FLUX_UNIT,
+    write_manga_maps,
+    write_sami_maps,
+)
 
 KMS = u.km / u.s
 C_KMS = 299792.458
@@ -233,23 +241,21 @@ def write_sami(directory, *, vscale=1.0, flux_scale=1.0, psf=2.1, planes=None, c
     """
     v_los, _ = disc_velocity(50, rt=4.0)
     r = np.hypot(*np.mgrid[:50, :50] - 24.5)
-    flux = 5.0 * np.exp(-r / 6) * flux_scale
-    products = {
-        "gas-velocity": (v_los * vscale, np.full((50, 50), 5.0), "V_ERR", "km/s"),
-        "Halpha": (flux, np.full((50, 50), 0.05), "HALPHA_ERR", "10**(-16) erg/s/cm**2/pixel"),
-        "gas-vdisp": (np.full((50, 50), 30.0), np.full((50, 50), 3.0), "VDISP_ERR", "km/s"),
+    maps = {
+        "flux": 5.0 * np.exp(-r / 6) * flux_scale * SAMI_FLUX_UNIT,
+        "flux_err": np.full((50, 50), 0.05) * SAMI_FLUX_UNIT,
+        "velocity": v_los * vscale * KMS,
+        "velocity_err": np.full((50, 50), 5.0) * KMS,
+        "dispersion": np.full((50, 50), 30.0) * KMS,
+        "dispersion_err": np.full((50, 50), 3.0) * KMS,
     }
-    for product, (data, err, ext, bunit) in products.items():
-        if planes:  # multi-component file: (component, y, x), junk in the later planes
-            data = np.stack([data] + [np.full((50, 50), 999.0)] * (planes - 1))
-            err = np.stack([err] * planes)
-        h = fits.Header()
-        sky_cards(h, 50, 0.5, "TAN")
-        h["BUNIT"] = bunit
-        if psf is not None and product == "gas-velocity":
-            h["PSFFWHM"] = psf
-        hdus = [fits.PrimaryHDU(data.astype("f4"), h), fits.ImageHDU(err.astype("f4"), name=ext)]
-        fits.HDUList(hdus).writeto(directory / f"{CATID}_A_{product}_default_{comp}.fits")
+    if planes:  # multi-component file: (component, y, x), junk in the later planes
+        maps = {
+            k: np.stack([m] + [np.full((50, 50), 999.0) * m.unit] * (planes - 1))
+            for k, m in maps.items()
+        }
+    psf = None if psf is None else psf * u.arcsec
+    write_sami_maps(directory, catid=CATID, psf_fwhm=psf, components=comp, **maps)
     return v_los, r < 6 * np.log(10)
 
 
@@ -318,44 +324,31 @@ DONOTUSE = 1 << 30
 
 
 def write_manga(path, *, vscale=1.0, noise=1.0):
-    """A DAP MAPS file with three emission lines (Halpha the second) on a 30x30 grid."""
+    """A DAP MAPS file (four emission lines, Halpha the third) on a 30x30 grid."""
     n = 30
     v_los, _ = disc_velocity(n, rt=3.0)
     r = np.hypot(*np.mgrid[:n, :n] - (n - 1) / 2)
     flux = 100 * np.exp(-r / 5)  # S/N = flux / noise
     inst = np.full((n, n), 70.0)
-    sigma = np.hypot(40.0, 1.045 * inst)  # intrinsic 40 km/s
+    sigma = np.full((n, n), np.hypot(40.0, 1.045 * 70.0))  # intrinsic 40 km/s
     sigma[0, :] = 60.0  # below the scaled LSF: negative correction
-    mask = np.where(r > 12, DONOTUSE | 1, 0)  # NOCOV + DONOTUSE outside the bundle
+    mask = np.where(r > 12, NOCOV_MASK, 0)  # NOCOV + DONOTUSE outside the bundle
     mask[15, 15] |= DONOTUSE | (1 << 8)  # one NEARBOUND spaxel in the centre
-    primary = fits.Header()
-    primary.update(DAPFRMT="MAPS", PLATEIFU="8000-1901", MANGAID="1-2345", RFWHM=2.5)
-    primary.update(OBJRA=150.0, OBJDEC=30.0, SCINPVEL=9000.0, DAPTYPE="HYB10-MILESHC-MASTARHC2")
-    lines = {"C01": "Hb-4862", "C02": "Ha-6564", "C03": "NII-6585"}
-
-    def ext(name, plane, bunit=None):
-        cube = np.stack([np.full_like(plane, -999.0), plane, np.full_like(plane, -999.0)])
-        h = fits.Header()
-        sky_cards(h, n, 0.5, "TAN")
-        h.update(lines)
-        if bunit:
-            h["BUNIT"] = bunit
-        dtype = "i4" if name.endswith("_MASK") else "f4"
-        return fits.ImageHDU(cube.astype(dtype), h, name=name)
-
-    hdus = [
-        fits.PrimaryHDU(header=primary),
-        ext("EMLINE_GFLUX", flux, "1E-17 erg/s/cm^2/spaxel"),
-        ext("EMLINE_GFLUX_IVAR", np.full((n, n), noise**-2.0)),
-        ext("EMLINE_GFLUX_MASK", mask),
-        ext("EMLINE_GVEL", v_los * vscale, "km/s"),
-        ext("EMLINE_GVEL_IVAR", np.ones((n, n))),
-        ext("EMLINE_GVEL_MASK", mask),
-        ext("EMLINE_GSIGMA", sigma, "km/s"),
-        ext("EMLINE_GSIGMA_MASK", mask),
-        ext("EMLINE_INSTSIGMA", inst, "km/s"),
-    ]
-    fits.HDUList(hdus).writeto(path)
+    write_manga_maps(
+        path,
+        flux=flux * MANGA_FLUX_UNIT,
+        flux_err=np.full((n, n), noise) * MANGA_FLUX_UNIT,
+        velocity=v_los * vscale * KMS,
+        velocity_err=np.ones((n, n)) * KMS,
+        sigma=sigma * KMS,
+        sigma_err=np.ones((n, n)) * KMS,
+        instrumental_sigma=inst * KMS,
+        mask=mask,
+        plateifu="8000-1901",
+        mangaid="1-2345",
+        psf_fwhm=2.5 * u.arcsec,
+        cz=9000 * KMS,
+    )
     good = (mask == 0) & (flux / noise >= 10)
     return v_los, good
 
@@ -365,7 +358,7 @@ def test_manga_fixture_masks_and_corrects(tmp_path):
     v_los, good = write_manga(path)
     assert identify(path) is MangaAdapter
     maps = galkin.load(path)
-    assert maps.name == "8000-1901" and maps.meta["channel"] == 1  # 'Ha-6564' is C02
+    assert maps.name == "8000-1901" and maps.meta["channel"] == MANGA_LINES.index("Ha-6564")
     np.testing.assert_array_equal(maps.mask, good)
     assert not maps.mask[15, 15]  # DONOTUSE in the centre
     np.testing.assert_allclose(maps.moment1.value[good], v_los[good], atol=1e-4)
@@ -399,8 +392,8 @@ def test_manga_cuts_reject_with_reason(tmp_path, write, kwargs, reason):
 def test_manga_unknown_line_and_mask_bit(tmp_path):
     path = tmp_path / "manga-8000-1901-MAPS-X.fits"
     write_manga(path)
-    with pytest.raises(GalkinError, match="No emission-line channel 'OIII-5008'.*Ha-6564"):
-        galkin.load(path, line="OIII-5008")
+    with pytest.raises(GalkinError, match="No emission-line channel 'OII-3727'.*Ha-6564"):
+        galkin.load(path, line="OII-3727")
     with pytest.raises(GalkinError, match="MANGA_DAPPIXMASK"):
         galkin.load(path, mask_bits=("NOPE",))
 
