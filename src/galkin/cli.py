@@ -81,7 +81,7 @@ def main(argv=None):
         "--mode",
         default="blind",
         choices=["blind", "solo"],
-        help="blind: the pretrained network (seconds); solo: train on this galaxy (default %(default)s)",
+        help="blind: the pretrained network; solo: train on this galaxy (default %(default)s)",
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", default=None, help="torch device (default: CUDA if available)")

@@ -204,7 +204,7 @@ def train_supervised(
 
     Parameters
     ----------
-    net : SAENetwork
+    net : `~galkin_plugins.sae.network.SAENetwork`
         Built with ``aleatoric=True``.
     data : MapBatch
     targets : `torch.Tensor`
