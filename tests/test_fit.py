@@ -207,3 +207,24 @@ def test_combined_mode_trains_on_several_galaxies(cube):
     res = galkin.fit(cube, mode="combined", others=others, seed=0, mc_samples=20)
     assert abs(res.inclination - TRUTH["inclination"]) < 8 * u.deg
     assert abs(res.v_max / TRUTH["v_max"] - 1) < 0.15
+
+
+@pytest.mark.parametrize("scale", ["linear", "log"])
+def test_loss_recovers_amplitude_and_offset(scale):
+    """The nuisance amplitude and velocity offset are solved exactly in either moment-0 scale."""
+    import torch
+
+    from galkin.loss import reconstruction_loss
+
+    y, x = torch.meshgrid(torch.linspace(-1, 1, 32), torch.linspace(-1, 1, 32), indexing="ij")
+    model0 = torch.exp(-torch.hypot(x, y / 0.5) / 0.3)[None]
+    model1 = x[None]
+    mask = (model0 > 1e-3).float()
+    loss, amp, off = reconstruction_loss(
+        2.5 * model0, model1 + 0.1, mask, model0, model1, moment0_scale=scale
+    )
+    assert amp.item() == pytest.approx(2.5, rel=1e-4)
+    assert off.item() == pytest.approx(0.1, abs=1e-6)
+    assert loss.item() < 1e-8
+    with pytest.raises(ValueError, match="moment0_scale"):
+        reconstruction_loss(model0, model1, mask, model0, model1, moment0_scale="sqrt")

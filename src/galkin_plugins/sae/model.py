@@ -116,6 +116,7 @@ class SAE(KinematicModel):
             )
         else:
             self.network = self.new_network(size)
+            self.network.moment0_scale = config.moment0_scale
             warm_start(self.network, data, seed=seed, device=self.device)
         history = train(
             self.network,

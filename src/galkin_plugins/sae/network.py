@@ -25,7 +25,15 @@ class SAENetwork(nn.Module):
         Disc scale height in field units (see `~galkin.decoder.DiscDecoder`).
     aleatoric : bool, optional
         Give both encoders a log-variance head (see `SAEEncoder`).
+
+    Attributes
+    ----------
+    moment0_scale : {"linear", "log"}
+        How the loss compares moment 0 (see `~galkin.loss.reconstruction_loss`); set
+        from `TrainingConfig.moment0_scale` when training.
     """
+
+    moment0_scale = "linear"
 
     def __init__(
         self, intensity, velocity, *, size=64, dropout=0.1, scale_height=1 / 64, aleatoric=False
@@ -84,5 +92,7 @@ class SAENetwork(nn.Module):
         x0, x1 = self.inputs(m0, m1, mask)
         params = self.heads(*self.features(x0, x1))
         model0, model1 = self.decode(params, beams)
-        loss, amp, off = reconstruction_loss(m0, m1, mask, model0, model1)
+        loss, amp, off = reconstruction_loss(
+            m0, m1, mask, model0, model1, moment0_scale=self.moment0_scale
+        )
         return loss, params, amp, off, model0, model1

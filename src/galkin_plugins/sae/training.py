@@ -62,6 +62,9 @@ class TrainingConfig:
     min_samples : int
         In solo mode the single galaxy is repeated (with augmentation) to fill
         at least this many samples per epoch.
+    moment0_scale : {"linear", "log"}
+        How the loss compares moment 0 ("linear" in the thesis; "log" weights every
+        isophote alike, see `galkin.loss.reconstruction_loss`).
     """
 
     epochs: int = 300
@@ -70,6 +73,7 @@ class TrainingConfig:
     decay: float = 0.975
     decay_every: int = 2
     min_samples: int = 1
+    moment0_scale: str = "linear"
 
     def as_dict(self):
         return dict(self.__dict__)
@@ -145,7 +149,9 @@ def warm_start(net, data, *, trials=128, rounds=3, max_galaxies=16, seed=None, d
                 n = chunk.shape[0]
                 m0, m1 = net.decode(params, one.beams.expand(n, 3))
                 data0, data1, mask = (t.expand(n, -1, -1) for t in (one.m0, one.m1, one.mask))
-                loss = reconstruction_loss(data0, data1, mask, m0, m1)[0]
+                loss = reconstruction_loss(
+                    data0, data1, mask, m0, m1, moment0_scale=net.moment0_scale
+                )[0]
                 losses.append(loss.cpu())
             centre = z[int(torch.cat(losses).argmin())]
             width *= 0.25
@@ -162,6 +168,7 @@ def train(net, data, config, *, seed=None, device="cpu", augment=True, progress=
     generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
     if seed is not None:
         torch.manual_seed(int(seed))
+    net.moment0_scale = config.moment0_scale
     net.to(device).train()
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(
@@ -291,7 +298,9 @@ def predict(net, data, *, mc_samples=100, device="cpu", batch_size=256):
         params = {k: v.reshape(t, b) for k, v in params.items()}
         mean = {k: v.mean(0) for k, v in params.items()}
         model0, model1 = net.decode(mean, batch.beams)
-        loss, amp, off = reconstruction_loss(batch.m0, batch.m1, batch.mask, model0, model1)
+        loss, amp, off = reconstruction_loss(
+            batch.m0, batch.m1, batch.mask, model0, model1, moment0_scale=net.moment0_scale
+        )
         aleatoric = None
         if net.aleatoric:
             half = torch.tensor([np.diff(net.space.bounds[k])[0] / 2 for k in net.space.names])
