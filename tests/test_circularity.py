@@ -45,6 +45,33 @@ def test_rotating_disc_with_dispersion_matches_expectation():
     assert 1 / 3 < expected < 1
 
 
+def test_radially_anisotropic_sphere_falls_below_one_third():
+    # sigma_t^2 = (1 - beta) sigma_r^2 split over (theta, phi): kappa -> (1 - beta) / (3 - 2 beta)
+    n, beta = 40_000, 0.75
+    rng = np.random.default_rng(6)
+    pos = rng.normal(size=(n, 3)) * 3.0
+    unit = pos / np.linalg.norm(pos, axis=1, keepdims=True)
+    vel = rng.normal(size=(n, 3)) * 80.0
+    radial = np.sum(vel * unit, axis=1, keepdims=True) * unit
+    vel = radial + np.sqrt(1 - beta) * (vel - radial)
+    expected = (1 - beta) / (3 - 2 * beta)
+    assert circularity(pos, vel) == pytest.approx(expected, abs=0.01)
+    assert circularity(pos, radial) < 0.01  # pure inflow/outflow: no ordered rotation
+
+
+@pytest.mark.parametrize("counter_fraction", [0.1, 0.3, 0.45])
+def test_counter_rotating_cold_discs_count_as_ordered(counter_fraction):
+    # Eq. 2.1 squares j_z / R: a cold counter-rotating ring inside a disc is ordered rotation
+    n_counter = int(2000 * counter_fraction)
+    parts = []
+    for n, radius, sense in ((2000 - n_counter, 6.0, 1.0), (n_counter, 2.0, -1.0)):
+        phi = np.linspace(0, 2 * np.pi, n, endpoint=False)
+        ring = np.stack([np.cos(phi), np.sin(phi), 0 * phi], 1)
+        parts.append((radius * ring, sense * 200 * ring[:, [1, 0, 2]] * [-1, 1, 0]))
+    pos, vel = (np.concatenate(p) for p in zip(*parts, strict=True))
+    assert circularity(pos, vel) == pytest.approx(1.0, abs=1e-9)
+
+
 def test_rotation_puts_angular_momentum_on_plus_z():
     rng = np.random.default_rng(4)
     pos, vel = rng.normal(size=(300, 3)), rng.normal(size=(300, 3))

@@ -15,6 +15,8 @@ def test_galaxies_span_kappa_and_are_reproducible():
     everything = np.concatenate(list(kappas.values()))
     assert everything.min() < 0.4 and everything.max() > 0.9
     assert np.median(kappas["sphere"]) < 0.5 < np.median(kappas["warp"])
+    assert max(kappas["sphere"]) < 0.5 < 0.7 < min(kappas["disc"])  # by construction
+    assert min(kappas["sphere"]) < 0.3  # radially biased motion goes below 1/3
     a, b = random_galaxy("merger", seed=7), random_galaxy("merger", seed=7)
     assert np.array_equal(a.positions, b.positions)
     with pytest.raises(GalkinError, match="choose from"):

@@ -9,7 +9,10 @@
 (Sales et al. 2012), with positions and velocities taken relative to the centre of
 mass and its velocity, and ``z`` along the total angular momentum. A cold disc in
 circular rotation has :math:`\\kappa = 1`; an isotropic, non-rotating system has
-:math:`E[\\kappa] = 1/3` (one of three equal velocity components is azimuthal).
+:math:`E[\\kappa] = 1/3` (one of three equal velocity components is azimuthal);
+radially biased random motion (anisotropy :math:`\\beta`) gives
+:math:`(1 - \\beta) / (3 - 2 \\beta)`, down to 0 for pure inflow or outflow. The
+square ignores the sense of rotation: counter-rotating components count as ordered.
 """
 
 import numpy as np

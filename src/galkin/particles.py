@@ -1,13 +1,19 @@
 """Particle galaxies with known circularity, and how a telescope sees them.
 
-:func:`random_galaxy` draws a gas-particle galaxy from a family spanning
-``kappa`` ~ 0 to ~ 1 (thesis Eq. 2.1): thin rotating discs with a range of
-velocity dispersions, thick and dispersion-dominated systems, and disturbed
-systems (mergers of two discs at different orientations, tidal tails, offset
-clumps, counter-rotating and warped components). It stands in for the EAGLE
-galaxies of thesis §2.2.2, which galkin cannot download. Gas is drawn in clouds
-whose random velocities are mostly shared, so that turbulence survives beam
-averaging in the moment-one map as it does for clumpy simulated gas.
+:func:`random_galaxy` draws a gas-particle galaxy of one of eight kinds, spanning
+``kappa`` ~ 0.1 to ~ 1 (thesis Eq. 2.1): cold gas discs (``sigma / v`` = 0.03-0.3,
+``kappa`` ~ 0.8-1) and turbulent thick discs (0.3-1.2, ``kappa`` ~ 0.35-0.85), each
+as thick as vertical equilibrium makes it (``h / R ~ sigma / v``);
+dispersion-dominated spheres (spin below 0.7 ``sigma``; isotropic, ``kappa`` ~ 1/3,
+to radially biased by inflow or outflow, ``kappa`` ~ 0.15); and disturbed systems
+(mergers of two discs at different orientations, tidal tails, offset clumps,
+minor counter-rotating and warped components). Since ``kappa = 0.5`` is
+``v / sigma = 1`` for isotropic dispersion, the thick discs straddle the boundary.
+Counter-rotating components are ordered rotation, so Eq. 2.1 (which squares
+``j_z / R``) calls them regular whatever their mass. The family stands in for
+the EAGLE galaxies of thesis §2.2.2, which galkin cannot download. Gas is drawn
+in clouds whose random velocities are mostly shared, so that turbulence survives
+beam averaging in the moment-one map as it does for clumpy simulated gas.
 
 :func:`observe` turns a galaxy into a moment-one map as thesis §2.2.3 did with
 KinMS. Noiseless maps come from mass-weighted 2-D histograms of ``M0`` and
@@ -104,8 +110,13 @@ def _disc(rng, n, r_scale, v_max, sigma, height, spin=1.0):
     return pos, np.stack([-v_rot * pos[:, 1], v_rot * pos[:, 0], np.zeros(n)], 1) + v_rand
 
 
-def _sphere(rng, n, r_scale, sigma, v_rot=0.0):
-    """Plummer-like sphere of clouds, isotropic dispersion, optional solid-body spin."""
+def _sphere(rng, n, r_scale, sigma, v_rot=0.0, beta=0.0):
+    """Plummer-like sphere of clouds, optional solid-body spin and radial anisotropy.
+
+    ``beta = 1 - sigma_t^2 / sigma_r^2`` > 0 puts more of the random motion into
+    radial inflow and outflow, as in gas falling in or driven out by feedback; an
+    isotropic sphere (``beta = 0``) has ``kappa`` = 1/3, a radially biased one less.
+    """
 
     def draw(k):
         radius = r_scale / np.sqrt(rng.uniform(0.01, 1.0, k) ** (-2 / 3) - 1 + 1e-3)
@@ -117,6 +128,12 @@ def _sphere(rng, n, r_scale, sigma, v_rot=0.0):
         )
 
     pos, v_rand = _clouds(rng, n, draw, sigma)
+    # keep the total dispersion: sigma^2 = (sigma_r^2 + 2 sigma_t^2) / 3
+    s_r = np.sqrt(3 / (3 - 2 * beta))
+    s_t = s_r * np.sqrt(1 - beta)
+    unit = pos / (np.linalg.norm(pos, axis=1, keepdims=True) + 1e-9)
+    radial = np.sum(v_rand * unit, axis=1, keepdims=True) * unit
+    v_rand = s_r * radial + s_t * (v_rand - radial)
     rcyl = np.hypot(pos[:, 0], pos[:, 1]) + 1e-9
     spin = v_rot * np.tanh(rcyl / r_scale) / rcyl
     return pos, np.stack([-spin * pos[:, 1], spin * pos[:, 0], np.zeros(n)], 1) + v_rand
@@ -141,14 +158,16 @@ def _tilt(angle):
 def _make(kind, rng, n):
     r_scale = rng.uniform(1.5, 5.0)
     v_max = rng.uniform(80, 320)
-    if kind == "disc":
-        sigma = v_max * rng.uniform(0.02, 0.7)
-        return _disc(rng, n, r_scale, v_max, sigma, r_scale * rng.uniform(0.03, 0.3))
-    if kind == "thick":
-        sigma = v_max * rng.uniform(0.3, 1.2)
-        return _disc(rng, n, r_scale, v_max, sigma, r_scale * rng.uniform(0.3, 1.0))
+    if kind in ("disc", "thick"):
+        # a cold gas disc (sigma / v = 0.03-0.3) or a turbulent, thick one (0.3-1.2);
+        # either way thin or thick as vertical equilibrium demands, h / R ~ sigma / v
+        ratio = rng.uniform(0.03, 0.3) if kind == "disc" else rng.uniform(0.3, 1.2)
+        height = r_scale * min(ratio * rng.uniform(0.5, 1.5), 1.0)
+        return _disc(rng, n, r_scale, v_max, v_max * ratio, height)
     if kind == "sphere":
-        return _sphere(rng, n, r_scale, rng.uniform(30, 200), v_max * rng.uniform(0, 0.6))
+        # dispersion dominated: spin at most 0.7 sigma, isotropic to radially biased
+        sigma = rng.uniform(30, 200)
+        return _sphere(rng, n, r_scale, sigma, sigma * rng.uniform(0, 0.7), rng.uniform(0, 0.8))
     if kind == "merger":
         return _two_discs(
             rng,
