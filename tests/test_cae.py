@@ -6,7 +6,7 @@ from astropy import units as u
 import galkin
 from galkin.exceptions import GalkinError, ModelWeightsError
 from galkin.maps import KinematicMaps
-from galkin.particles import observe, random_galaxy
+from galkin.particles import GALAXY_KINDS, observe, random_galaxy
 from galkin_plugins.cae import ARCHITECTURE, CAEClassifier, ConvAutoencoder
 from galkin_plugins.cae import latent as lat
 from galkin_plugins.cae.training import calibrate, encode, kappa_weights, make_views, train
@@ -45,6 +45,18 @@ def test_fold_and_equal_rate_boundary():
         lat.equal_rate_boundary(r, np.ones(1000, bool))
 
 
+def test_equal_rate_boundary_never_picks_the_anti_classifier():
+    # the reversed direction also has a point where TPR = TNR (both below 0.5), and with
+    # few, overlapping samples it can meet more exactly: the boundary must still separate
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        regular = rng.uniform(size=30) < 0.6
+        r = rng.normal(np.where(regular, 1.6, 1.0), 0.5)
+        boundary, outside, rate = lat.equal_rate_boundary(r, regular)
+        tpr, tnr = (r[regular] > boundary).mean(), (r[~regular] <= boundary).mean()
+        assert outside and rate >= 0.5 and rate == pytest.approx(0.5 * (tpr + tnr))
+
+
 def test_rotation_recovers_pa_plane_handedness_and_offset():
     rng = np.random.default_rng(1)
     pa = rng.uniform(0, 360, 500)
@@ -68,6 +80,7 @@ def test_kappa_weights_balance_bins():
 
 def test_tiny_training_round_trip_and_tampering(tmp_path):
     data = make_views(4, views=4, snr=(8.0, 12.0), noisy_fraction=0.5, seed=5)
+    assert set(data["kind"]) <= set(GALAXY_KINDS) and len(data["kind"]) == len(data["kappa"])
     model, history = train(
         data["images"],
         data["masks"],

@@ -97,15 +97,20 @@ def equal_rate_boundary(radius, regular):
     if regular.all() or not regular.any():
         raise ValueError("Need both regular and disturbed galaxies to place a boundary.")
     candidates = np.unique(radius)
+    # fraction of each class at or below each candidate boundary
+    below_reg = np.searchsorted(np.sort(radius[regular]), candidates, "right") / regular.sum()
+    below_dis = np.searchsorted(np.sort(radius[~regular]), candidates, "right") / (~regular).sum()
     best = None
     for outside in (True, False):
-        for b in candidates:
-            pred = radius > b if outside else radius <= b
-            tpr, tnr = pred[regular].mean(), (~pred[~regular]).mean()
-            key = (abs(tpr - tnr), -(tpr + tnr))
-            if best is None or key < best[0]:
-                best = (key, float(b), outside, 0.5 * (tpr + tnr))
-    return best[1], best[2], best[3]
+        tpr = 1 - below_reg if outside else below_reg
+        tnr = below_dis if outside else 1 - below_dis
+        # where the two rates meet (ties: the larger sum) ...
+        k = np.lexsort((-(tpr + tnr), np.abs(tpr - tnr)))[0]
+        rate = 0.5 * (tpr[k] + tnr[k])
+        # ... in the direction that separates the classes (the other meets below 0.5)
+        if best is None or rate > best[2]:
+            best = (float(candidates[k]), outside, float(rate))
+    return best
 
 
 def pa_offset(angle_deg, position_angle_deg):

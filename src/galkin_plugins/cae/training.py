@@ -45,11 +45,11 @@ def make_views(n_galaxies, *, views=8, snr=None, noisy_fraction=1.0, size=64, se
     dict of `numpy.ndarray`
         ``images`` (float32, N x size x size), ``masks`` (bool), ``kappa``,
         ``position_angle``, ``inclination`` (deg), ``galaxy`` (index), ``snr``
-        (NaN when noiseless).
+        (NaN when noiseless) and ``kind`` (from ``GALAXY_KINDS``).
     """
     rng = np.random.default_rng(seed)
     out = {k: [] for k in ("images", "masks", "kappa", "position_angle", "inclination")}
-    out.update(galaxy=[], snr=[])
+    out.update(galaxy=[], snr=[], kind=[])
     for g in range(n_galaxies):
         galaxy = random_galaxy(n_particles=int(rng.integers(2000, 8000)), seed=rng)
         kappa = galaxy.kappa
@@ -71,7 +71,7 @@ def make_views(n_galaxies, *, views=8, snr=None, noisy_fraction=1.0, size=64, se
             except ValueError:  # too few detected pixels: the survey would drop it too
                 continue
             for key, value in zip(
-                out, (image, mask, kappa, pa, inc, g, noise or np.nan), strict=True
+                out, (image, mask, kappa, pa, inc, g, noise or np.nan, galaxy.kind), strict=True
             ):
                 out[key].append(value)
     out = {k: np.asarray(v) for k, v in out.items()}
