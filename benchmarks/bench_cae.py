@@ -13,6 +13,7 @@ seeds the training script never uses.
 
 import argparse
 
+from galkin.particles import GALAXY_KINDS
 from galkin_plugins.cae import CAEClassifier
 from galkin_plugins.cae.latent import pa_sigma
 from galkin_plugins.cae.training import INCLINATION_BINS, make_views
@@ -32,7 +33,12 @@ def evaluate(clf, data):
         sig.append((lo, hi, pa_sigma(out["position_angle"][sel], data["position_angle"][sel])))
     steep = regular & (data["inclination"] > 45)
     steep_sigma = pa_sigma(out["position_angle"][steep], data["position_angle"][steep])
-    return recall_reg, recall_dis, sig, steep_sigma
+    kinds = {
+        k: (regular[s].mean(), (out["regular"][s] == regular[s]).mean())
+        for k in GALAXY_KINDS
+        if (s := data["kind"] == k).any()
+    }
+    return recall_reg, recall_dis, sig, steep_sigma, kinds
 
 
 def main(argv=None):
@@ -47,11 +53,11 @@ def main(argv=None):
     rows = []
     for label, snr in (("noiseless", None), ("S/N=10", 10.0)):
         data = make_views(args.galaxies, views=args.views, snr=snr, seed=args.seed)
-        reg, dis, sig, steep = evaluate(clf, data)
-        rows.append((label, len(data["kappa"]), reg, dis, sig, steep))
+        reg, dis, sig, steep, kinds = evaluate(clf, data)
+        rows.append((label, len(data["kappa"]), reg, dis, sig, steep, kinds))
     print("\nRecall on held-out simulations (kappa > 0.5 = regular)")
     print(f"{'set':<10} {'N':>5} {'regular':>8} {'disturbed':>10} {'mean':>6} {'thesis':>7}")
-    for label, n, reg, dis, _, _ in rows:
+    for label, n, reg, dis, *_ in rows:
         mean = 0.5 * (reg + dis)
         print(
             f"{label:<10} {n:>5} {reg:>8.1%} {dis:>10.1%} {mean:>6.1%} {THESIS_RECALL[label]:>7.1%}"
@@ -62,8 +68,12 @@ def main(argv=None):
         + " ".join(f"{f'{lo:.0f}-{hi:.0f}':>7}" for lo, hi, _ in rows[0][4])
         + f" {'>45':>7}"
     )
-    for label, _, _, _, sig, steep in rows:
+    for label, _, _, _, sig, steep, _ in rows:
         print(f"{label:<10} " + " ".join(f"{s:>7.1f}" for _, _, s in sig) + f" {steep:>7.1f}")
+    print("\nPer kind: fraction labelled regular (kappa > 0.5) / fraction classified correctly")
+    print(f"{'set':<10} " + " ".join(f"{k:>11}" for k in rows[0][6]))
+    for label, *_, kinds in rows:
+        print(f"{label:<10} " + " ".join(f"{r:>5.0%}/{a:>5.0%}" for r, a in kinds.values()))
 
 
 if __name__ == "__main__":

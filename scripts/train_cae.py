@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/train_cae.py [--epochs 120] [--galaxies 800] [--out PATH]
+    python scripts/train_cae.py [--epochs 120] [--galaxies 1600] [--out PATH]
 
 The training set is cached in ``$GALKIN_CACHE`` (default ``~/.cache/galkin``).
 Reproducible: every random draw comes from ``--seed``.
@@ -22,7 +22,7 @@ from galkin_plugins.cae.weights import DEFAULT_WEIGHTS, save_weights
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--galaxies", type=int, default=800)
+    p.add_argument("--galaxies", type=int, default=1600)
     p.add_argument("--views", type=int, default=8)
     p.add_argument("--epochs", type=int, default=120)
     p.add_argument("--samples-per-epoch", type=int, default=3200)
