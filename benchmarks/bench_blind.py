@@ -25,7 +25,7 @@ import time
 import numpy as np
 import torch
 
-from galkin_plugins.sae.pretrained import blind_network
+from galkin_plugins.sae.pretrained import blind_network, calibrated_sigma
 from galkin_plugins.sae.simulations import TRUTH_NAMES, simulate_set
 from galkin_plugins.sae.training import MapBatch, predict
 
@@ -54,7 +54,7 @@ def select_thesis(data):
 def evaluate(net, metadata, data, mc_samples=100):
     """Per-parameter (pred - true), calibrated sigma and MC sigma in benchmark units."""
     rows = predict(net, as_batch(data), mc_samples=mc_samples, batch_size=512)
-    factors = metadata["calibration"]["factors"]
+    cal_scale, cal_power = metadata["calibration"]["scale"], metadata["calibration"]["power"]
     vscale = data["velocity_scale"]
     out = {}
     for name, key, scale in (
@@ -70,7 +70,7 @@ def evaluate(net, metadata, data, mc_samples=100):
         truth = data["truth"][:, TRUTH_NAMES.index(name)]
         out[key] = dict(
             residual=(mean - truth) * scale,
-            sigma=factors[name] * np.hypot(mc, ale) * scale,
+            sigma=calibrated_sigma(mc, ale, cal_scale[name], cal_power[name]) * scale,
             mc=mc * scale,
         )
     return out

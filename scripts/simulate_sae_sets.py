@@ -19,6 +19,7 @@ SETS = {
     "train-survey": ("survey", 101, 9000),
     "train-thesis": ("thesis", 102, 3000),
     "calibrate": ("survey", 201, 2000),
+    "calibrate-thesis": ("thesis", 202, 1000),
 }
 SHARD = 500
 

@@ -15,7 +15,8 @@ from galkin_plugins.sae.pretrained import (
     ARCHITECTURE,
     BLIND_WEIGHTS,
     blind_network,
-    coverage_factors,
+    calibrated_sigma,
+    fit_calibration,
 )
 from galkin_plugins.sae.simulations import TRUTH_NAMES, simulate_set
 from galkin_plugins.sae.training import MapBatch, TrainingConfig, predict
@@ -68,7 +69,8 @@ def test_shipped_blind_weights_and_metadata():
     assert BLIND_WEIGHTS.stat().st_size < 4_000_000
     assert meta["architecture"] == ARCHITECTURE
     assert meta["training"]["script"] == "scripts/train_sae_blind.py"
-    assert set(meta["calibration"]["factors"]) == set(net.space.names)
+    assert set(meta["calibration"]["scale"]) == set(net.space.names)
+    assert set(meta["calibration"]["power"]) == set(net.space.names)
     for name in net.space.names:
         assert meta["bounds"][name] == list(net.space.bounds[name])
     assert not net.training
@@ -123,26 +125,33 @@ def test_blind_errors_cover_the_truth(held_out):
     net, meta = blind_network("exponential", "arctan", 64)
     rows = predict(net, _batch(held_out), mc_samples=100)
     inside, inside_mc = [], []
+    cal = meta["calibration"]
     for name in ("inclination", "r_scale", "v_max", "r_turn"):
-        factor = meta["calibration"]["factors"][name]
         truth = held_out["truth"][:, TRUTH_NAMES.index(name)]
         mean = np.array([r["samples"][name].mean() for r in rows])
         mc = np.array([r["samples"][name].std() for r in rows])
         ale = np.array([r["aleatoric"][name] for r in rows])
-        inside += list(np.abs(mean - truth) <= factor * np.hypot(mc, ale))
+        sigma = calibrated_sigma(mc, ale, cal["scale"][name], cal["power"][name])
+        inside += list(np.abs(mean - truth) <= sigma)
         inside_mc += list(np.abs(mean - truth) <= mc)
     # 192 intervals: a binomial 68% has sigma 3.4%, so this band is +-3.5 sigma
     assert 0.56 <= np.mean(inside) <= 0.80
     assert np.mean(inside_mc) < np.mean(inside)
 
 
-def test_coverage_factors_hit_the_requested_level():
+def test_calibration_covers_68_percent_at_every_error_level():
     rng = np.random.default_rng(0)
-    sigma = rng.uniform(0.5, 2.0, (4000, 2))
-    residual = 3.0 * sigma * rng.standard_normal((4000, 2))  # errors 3x too small
-    factors = coverage_factors(residual, sigma)
-    np.testing.assert_allclose(factors, 3.0 * 0.9945, rtol=0.05)  # 68% of |N(0,1)| < 0.9945
-    assert np.mean(np.abs(residual) <= factors * sigma) == pytest.approx(0.68, abs=0.01)
+    sigma = rng.uniform(0.5, 2.0, (6000, 2))
+    # parameter 0: errors 3x too small; parameter 1: the true scatter grows as sigma^2
+    residual = np.stack([3.0 * sigma[:, 0], sigma[:, 1] ** 2], 1) * rng.standard_normal((6000, 2))
+    scale, power = fit_calibration(residual, sigma)
+    np.testing.assert_allclose(power, [1.0, 2.0], atol=0.11)
+    np.testing.assert_allclose(scale[0], 3.0 * 0.9945, rtol=0.08)  # 68% of |N(0,1)| < 0.9945
+    calibrated = calibrated_sigma(sigma, 0.0, scale, power)
+    for lo, hi in ((0.5, 1.0), (1.0, 1.5), (1.5, 2.0)):
+        sel = (sigma >= lo) & (sigma < hi)
+        inside = np.abs(residual)[sel] <= calibrated[sel]
+        assert inside.mean() == pytest.approx(0.68, abs=0.04)
 
 
 # ---------------------------------------------------------------------------- speed path

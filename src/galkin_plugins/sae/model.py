@@ -146,7 +146,7 @@ class SAE(KinematicModel):
     def _blind(self, targets, size, mc_samples, weights):
         net, metadata = self._pretrained(size, weights)
         self.network = to_device(net, self.device)
-        factors = metadata["calibration"]["factors"]
+        scale, power = metadata["calibration"]["scale"], metadata["calibration"]["power"]
         results = predict(
             self.network, stack_prepared(targets), mc_samples=mc_samples, device=self.device
         )
@@ -157,7 +157,9 @@ class SAE(KinematicModel):
         for r in results:
             errors = {}
             for name, samples in r["samples"].items():
-                sigma = calibrated_sigma(samples.std(), r["aleatoric"][name], factors[name])
+                sigma = calibrated_sigma(
+                    samples.std(), r["aleatoric"][name], scale[name], power[name]
+                )
                 errors[name] = samples.mean() + sigma * normal[:, 0]
             outputs.append(_output(r, error_samples=errors))
         return outputs
