@@ -30,7 +30,7 @@ class SAENetwork(nn.Module):
     ----------
     moment0_scale : {"linear", "log"}
         How the loss compares moment 0 (see `~galkin.loss.reconstruction_loss`); set
-        from `TrainingConfig.moment0_scale` when training.
+        from ``TrainingConfig.moment0_scale`` when training.
     """
 
     moment0_scale = "linear"
