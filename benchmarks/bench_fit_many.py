@@ -13,6 +13,7 @@ the wall time and the rate, and the accuracy on the good ones.
 
 import argparse
 import collections
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -109,8 +110,9 @@ def main():
     )
     reasons = collections.Counter(e.split(":")[0] for e in table["error"][~ok])
     print("reasons:", dict(reasons))
-    for e in sorted(set(table["error"][~ok]), key=len)[:5]:
-        print("   e.g.", e[:150])
+    examples = {re.sub(r"'[^']*'", "'...'", e)[:60]: e for e in table["error"][~ok]}
+    for e in examples.values():
+        print("   e.g.", e[:160])
     sel = ok & good
     if not sel.any():
         return

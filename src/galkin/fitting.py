@@ -48,7 +48,15 @@ def as_maps(data, *, beam=None, rest_frequency=None, region=None, mask="smooth")
             options = {} if beam is None else {"beam": beam}
             data = load(path, adapter=adapter, **options)
         else:  # any other FITS cube
-            data = SpectralCube.read(path)
+            try:
+                data = SpectralCube.read(path)
+            except Exception as exc:
+                raise GalkinError(
+                    f"{str(path)!r} is not a cube galkin can read: no survey adapter knows it "
+                    f"and spectral-cube failed ({type(exc).__name__}: {exc}). Check that it is "
+                    "a FITS cube (not truncated, not an HTML error page), or load it yourself "
+                    "and pass the SpectralCube or KinematicMaps."
+                ) from exc
     if is_cube(data):
         from .cube import maps_from_cube
 

@@ -99,10 +99,10 @@ class SAE(KinematicModel):
         if start not in (None, "blind", "scratch"):
             raise ValueError(f"start must be 'blind' or 'scratch'; got {start!r}.")
         size = targets[0].moment0.shape[0]
+        if mode == "blind":
+            return self._blind(targets, size, mc_samples, weights, seed)
         if seed is not None:
             torch.manual_seed(int(seed))
-        if mode == "blind":
-            return self._blind(targets, size, mc_samples, weights)
         if start is None:
             start = "blind" if mode == "combined" and self._has_blind(size, weights) else "scratch"
         training = list(targets) + (list(others) if mode == "combined" else [])
@@ -143,9 +143,11 @@ class SAE(KinematicModel):
             return False
         return True
 
-    def _blind(self, targets, size, mc_samples, weights):
+    def _blind(self, targets, size, mc_samples, weights, seed):
         net, metadata = self._pretrained(size, weights)
         self.network = to_device(net, self.device)
+        if seed is not None:  # after loading: building a network draws random numbers
+            torch.manual_seed(int(seed))
         scale, power = metadata["calibration"]["scale"], metadata["calibration"]["power"]
         results = predict(
             self.network, stack_prepared(targets), mc_samples=mc_samples, device=self.device

@@ -121,11 +121,13 @@ def simulate_prepared(params, *, seed, n_particles=200_000):
 
 
 def _one(args):
-    index, seed, conditions, dtype = args
+    index, seed, conditions, dtype, n_particles = args
     rng = np.random.default_rng([seed, index])
     params = draw_parameters(rng, conditions)
     try:
-        prepared, truth = simulate_prepared(params, seed=int(rng.integers(2**31)))
+        prepared, truth = simulate_prepared(
+            params, seed=int(rng.integers(2**31)), n_particles=n_particles
+        )
     except GalkinError:
         return None
     beam = prepared.scales.beam
@@ -142,13 +144,17 @@ def _one(args):
     )
 
 
-def simulate_set(n, *, seed, conditions="survey", workers=1, start=0, dtype=np.float16):
+def simulate_set(
+    n, *, seed, conditions="survey", workers=1, start=0, dtype=np.float16, n_particles=200_000
+):
     """Simulate galaxies ``start .. start + n - 1`` of a reproducible set.
 
     Galaxy ``k`` depends only on ``(seed, k)``, so sets can be built in shards
     and in parallel. Galaxies whose maps cannot be prepared (too few valid
     pixels) are skipped. Maps are stored as ``dtype`` (float16 halves the memory
-    of training sets).
+    of training sets). ``n_particles`` sets the simulator's particle count: its
+    shot noise is a noise floor even in "noiseless" cubes (the default 200,000
+    keeps training sets cheap; `galkin.simulate_cube` itself uses 1,000,000).
 
     Returns
     -------
@@ -157,7 +163,7 @@ def simulate_set(n, *, seed, conditions="survey", workers=1, start=0, dtype=np.f
         (N, 5) in :data:`TRUTH_NAMES` order, ``beam_fwhm_field``, ``snr`` (NaN for
         noiseless), ``velocity_scale`` (km/s per normalised unit), ``index``.
     """
-    jobs = [(k, seed, conditions, dtype) for k in range(start, start + n)]
+    jobs = [(k, seed, conditions, dtype, n_particles) for k in range(start, start + n)]
     if workers > 1:
         from multiprocessing import get_context
 

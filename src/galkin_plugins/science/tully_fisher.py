@@ -196,6 +196,12 @@ def _run_ltsfit(x, y, sx, sy, *, pivot, clip, seed):
             return lts_linefit(
                 x, y, sx, sy, clip=clip, pivot=pivot, plot=False, text=False, corr=False
             )
+    except ValueError as exc:  # LtsFit's root-finding for the intrinsic scatter
+        raise GalkinError(
+            f"LtsFit could not fit the {len(x)} galaxies ({exc}): its search for the "
+            "intrinsic scatter needs more points than this, or errors that are not far "
+            "smaller than the scatter. Fit more galaxies, or check the quoted errors."
+        ) from exc
     finally:
         np.random.set_state(state)  # noqa: NPY002
 
