@@ -147,7 +147,7 @@ def _one(args):
 def simulate_set(
     n, *, seed, conditions="survey", workers=1, start=0, dtype=np.float16, n_particles=200_000
 ):
-    """Simulate galaxies ``start .. start + n - 1`` of a reproducible set.
+    """Simulate galaxies ``start`` to ``start + n - 1`` of a reproducible set.
 
     Galaxy ``k`` depends only on ``(seed, k)``, so sets can be built in shards
     and in parallel. Galaxies whose maps cannot be prepared (too few valid
