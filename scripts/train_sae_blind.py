@@ -14,7 +14,7 @@
    galaxies): per parameter, a power law ``a s^b`` of the quadrature sum ``s`` of
    the MC-dropout spread (100 samples) and the predicted aleatoric scatter, so that
    68% of the truths fall inside at every error level. ``--calibrate-only``
-   redoes this step for existing weights.
+   redoes this step for existing weights; ``--resume`` continues training them.
 4. Writes the state dict (float16) and metadata to
    ``src/galkin_plugins/weights/sae-blind.pt`` (or ``--output``).
 
@@ -92,9 +92,14 @@ def train_network(args, train):
     torch.manual_seed(args.seed)
     net = new_network("exponential", "arctan")
     targets = unit_targets(net.space, train["truth"])
-    n0 = len(net.space.moment0_names)
-    net.encoder0.set_output(targets[:, :n0].mean(0))
-    net.encoder1.set_output(targets[:, n0:].mean(0))
+    previous = None
+    if args.resume:  # continue training the network in --output
+        trained, previous = blind_network("exponential", "arctan", 64, path=args.output)
+        net.load_state_dict(trained.state_dict())
+    else:
+        n0 = len(net.space.moment0_names)
+        net.encoder0.set_output(targets[:, :n0].mean(0))
+        net.encoder1.set_output(targets[:, n0:].mean(0))
     config = TrainingConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, decay=args.decay, decay_every=2
     )
@@ -119,6 +124,8 @@ def train_network(args, train):
         "threads": args.threads,
         "script": "scripts/train_sae_blind.py",
     }
+    if previous is not None:
+        training["resumed_from"] = previous["training"]
     return net, training
 
 
@@ -162,6 +169,9 @@ def main(argv=None):
     parser.add_argument("--train-sets", nargs="+", default=list(TRAIN_SETS))
     parser.add_argument(
         "--calibrate-only", action="store_true", help="recalibrate the weights in --output"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue training the weights in --output"
     )
     parser.add_argument(
         "--limit", type=int, help="use only this many training galaxies (smoke runs)"
