@@ -137,17 +137,29 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--weights", default=None)
+    parser.add_argument(
+        "--particles",
+        type=int,
+        default=200_000,
+        help="simulator particles per thesis-condition cube (shot noise; training used 200,000)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     net, metadata = blind_network("exponential", "arctan", 64, path=args.weights)
 
     t0 = time.perf_counter()
     thesis = simulate_set(
-        args.galaxies, seed=301, conditions="thesis", workers=args.workers, dtype=np.float32
+        args.galaxies,
+        seed=301,
+        conditions="thesis",
+        workers=args.workers,
+        dtype=np.float32,
+        n_particles=args.particles,
     )
     kept, unresolved = select_thesis(thesis)
     print(
-        f"thesis conditions: {len(thesis['m0'])} simulated, {unresolved} removed as "
+        f"thesis conditions ({args.particles} particles per cube): {len(thesis['m0'])} "
+        f"simulated, {unresolved} removed as "
         f"unresolved (projected r_turn < 1.5 beam), {len(kept['m0'])} kept in the Table 3.2 "
         f"ranges ({time.perf_counter() - t0:.0f} s)"
     )
