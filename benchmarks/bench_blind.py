@@ -25,21 +25,12 @@ import time
 import numpy as np
 import torch
 
-from galkin_plugins.sae.pretrained import blind_network, calibrated_sigma
-from galkin_plugins.sae.simulations import TRUTH_NAMES, simulate_set
-from galkin_plugins.sae.training import MapBatch, predict
+from galkin_plugins.sae.pretrained import blind_network, calibrated_sigma, prediction_arrays
+from galkin_plugins.sae.simulations import TRUTH_NAMES, as_batch, simulate_set
+from galkin_plugins.sae.training import predict
 
 THESIS_SIGMA = {"inclination": 0.98, "r_scale": 0.003, "v_sin_i": 3.48, "r_turn": 0.017}
 UNITS = {"inclination": "deg", "r_scale": "field", "v_sin_i": "km/s", "r_turn": "field"}
-
-
-def as_batch(data):
-    return MapBatch(
-        m0=torch.tensor(data["m0"].astype(np.float32)),
-        m1=torch.tensor(data["m1"].astype(np.float32)),
-        mask=torch.tensor(data["mask"].astype(np.float32)),
-        beams=torch.tensor(data["beam"], dtype=torch.float32),
-    )
 
 
 def select_thesis(data):
@@ -54,24 +45,28 @@ def select_thesis(data):
 def evaluate(net, metadata, data, mc_samples=100):
     """Per-parameter (pred - true), calibrated sigma and MC sigma in benchmark units."""
     rows = predict(net, as_batch(data), mc_samples=mc_samples, batch_size=512)
-    cal_scale, cal_power = metadata["calibration"]["scale"], metadata["calibration"]["power"]
-    vscale = data["velocity_scale"]
+    names = net.space.names
+    mean, mc, ale = prediction_arrays(rows, names)
+    cal = metadata["calibration"]
+    sigma = calibrated_sigma(
+        mc, ale, [cal["scale"][k] for k in names], [cal["power"][k] for k in names]
+    )
+    truth = np.stack([data["truth"][:, TRUTH_NAMES.index(k)] for k in names], 1)
+    # benchmark units: degrees, fractions of the field, km/s of V_max sin i
+    units = {
+        "inclination": ("inclination", np.degrees(1.0)),
+        "r_scale": ("r_scale", 1.0),
+        "v_max": ("v_sin_i", data["velocity_scale"]),
+        "r_turn": ("r_turn", 1.0),
+        "pa_offset": ("position_angle", np.degrees(1.0)),
+    }
     out = {}
-    for name, key, scale in (
-        ("inclination", "inclination", np.full(len(rows), np.degrees(1.0))),
-        ("r_scale", "r_scale", np.ones(len(rows))),
-        ("v_max", "v_sin_i", vscale),
-        ("r_turn", "r_turn", np.ones(len(rows))),
-        ("pa_offset", "position_angle", np.full(len(rows), np.degrees(1.0))),
-    ):
-        mean = np.array([r["samples"][name].mean() for r in rows])
-        mc = np.array([r["samples"][name].std() for r in rows])
-        ale = np.array([r["aleatoric"][name] for r in rows])
-        truth = data["truth"][:, TRUTH_NAMES.index(name)]
+    for k, name in enumerate(names):
+        key, scale = units[name]
         out[key] = dict(
-            residual=(mean - truth) * scale,
-            sigma=calibrated_sigma(mc, ale, cal_scale[name], cal_power[name]) * scale,
-            mc=mc * scale,
+            residual=(mean[:, k] - truth[:, k]) * scale,
+            sigma=sigma[:, k] * scale,
+            mc=mc[:, k] * scale,
         )
     return out
 
@@ -97,7 +92,7 @@ def accuracy_table(title, result, compare=True):
 
 def throughput(net, data, n, threads):
     torch.set_num_threads(threads)
-    batch = as_batch({k: v[:n] for k, v in data.items()})
+    batch = as_batch(data, n)
     print(f"\nthroughput on {n} prepared 64x64 galaxies, {threads} thread(s)")
     print(f"{'pass':34s} {'galaxies/s':>11s} {'ms/galaxy':>10s} {'thesis ms':>10s}")
     timings = {}

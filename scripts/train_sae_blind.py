@@ -41,9 +41,10 @@ from galkin_plugins.sae.pretrained import (  # noqa: E402
     blind_network,
     calibrated_sigma,
     fit_calibration,
+    prediction_arrays,
 )
-from galkin_plugins.sae.simulations import TRUTH_NAMES  # noqa: E402
-from galkin_plugins.sae.training import MapBatch, TrainingConfig, predict, train_supervised  # noqa: E402
+from galkin_plugins.sae.simulations import TRUTH_NAMES, as_batch  # noqa: E402
+from galkin_plugins.sae.training import TrainingConfig, predict, train_supervised  # noqa: E402
 
 TRAIN_SETS = ("train-survey", "train-thesis")
 CALIBRATION_SETS = ("calibrate", "calibrate-thesis")
@@ -51,29 +52,10 @@ DROPOUT = 0.1
 SCALE_HEIGHT = 1 / 64
 
 
-def as_batch(data):
-    return MapBatch(
-        m0=torch.tensor(data["m0"].astype(np.float32)),
-        m1=torch.tensor(data["m1"].astype(np.float32)),
-        mask=torch.tensor(data["mask"].astype(np.float32)),
-        beams=torch.tensor(data["beam"], dtype=torch.float32),
-    )
-
-
 def unit_targets(space, truth):
     """``(N, P)`` truths in output units, ``space.names`` order, inside (-1, 1)."""
     cols = [space.to_unit(name, truth[:, TRUTH_NAMES.index(name)]) for name in space.names]
     return torch.tensor(np.clip(np.stack(cols, 1), -0.995, 0.995), dtype=torch.float32)
-
-
-def predictions(net, data, mc_samples):
-    """Mean, MC spread and aleatoric sigma (decoder units, ``(N, P)``) of ``data``."""
-    rows = predict(net, as_batch(data), mc_samples=mc_samples)
-    names = net.space.names
-    mean = np.array([[r["samples"][k].mean() for k in names] for r in rows])
-    mc = np.array([[r["samples"][k].std() for k in names] for r in rows])
-    ale = np.array([[r["aleatoric"][k] for k in names] for r in rows])
-    return mean, mc, ale
 
 
 def new_network(intensity, velocity):
@@ -132,7 +114,8 @@ def train_network(args, train):
 def calibrate(net, calib):
     """Fit the error calibration on held-out galaxies and print what it does."""
     names = net.space.names
-    mean, mc, ale = predictions(net, calib, mc_samples=100)
+    rows = predict(net, as_batch(calib), mc_samples=100)
+    mean, mc, ale = prediction_arrays(rows, names)
     truth = np.stack([calib["truth"][:, TRUTH_NAMES.index(k)] for k in names], 1)
     scale, power = fit_calibration(mean - truth, np.hypot(mc, ale))
     sigma = calibrated_sigma(mc, ale, scale, power)

@@ -17,18 +17,10 @@ from galkin_plugins.sae.pretrained import (
     blind_network,
     calibrated_sigma,
     fit_calibration,
+    prediction_arrays,
 )
-from galkin_plugins.sae.simulations import TRUTH_NAMES, simulate_set
-from galkin_plugins.sae.training import MapBatch, TrainingConfig, predict
-
-
-def _batch(data, n=None):
-    return MapBatch(
-        m0=torch.tensor(data["m0"][:n]),
-        m1=torch.tensor(data["m1"][:n]),
-        mask=torch.tensor(data["mask"][:n].astype(np.float32)),
-        beams=torch.tensor(data["beam"][:n]),
-    )
+from galkin_plugins.sae.simulations import TRUTH_NAMES, as_batch, simulate_set
+from galkin_plugins.sae.training import TrainingConfig, predict
 
 
 # ---------------------------------------------------------------------------- weights files
@@ -124,17 +116,16 @@ def test_blind_fit_recovers_a_simulated_cube():
 def test_blind_errors_cover_the_truth(held_out):
     """Calibrated 68% intervals hold ~68% of the truths (raw MC spread far fewer)."""
     net, meta = blind_network("exponential", "arctan", 64)
-    rows = predict(net, _batch(held_out), mc_samples=100)
-    inside, inside_mc = [], []
+    rows = predict(net, as_batch(held_out), mc_samples=100)
+    names = ("inclination", "r_scale", "v_max", "r_turn")
+    mean, mc, ale = prediction_arrays(rows, names)
     cal = meta["calibration"]
-    for name in ("inclination", "r_scale", "v_max", "r_turn"):
-        truth = held_out["truth"][:, TRUTH_NAMES.index(name)]
-        mean = np.array([r["samples"][name].mean() for r in rows])
-        mc = np.array([r["samples"][name].std() for r in rows])
-        ale = np.array([r["aleatoric"][name] for r in rows])
-        sigma = calibrated_sigma(mc, ale, cal["scale"][name], cal["power"][name])
-        inside += list(np.abs(mean - truth) <= sigma)
-        inside_mc += list(np.abs(mean - truth) <= mc)
+    sigma = calibrated_sigma(
+        mc, ale, [cal["scale"][k] for k in names], [cal["power"][k] for k in names]
+    )
+    truth = np.stack([held_out["truth"][:, TRUTH_NAMES.index(k)] for k in names], 1)
+    inside = np.abs(mean - truth) <= sigma
+    inside_mc = np.abs(mean - truth) <= mc
     # 192 intervals: a binomial 68% has sigma 3.4%, so this band is +-3.5 sigma
     assert 0.56 <= np.mean(inside) <= 0.80
     assert np.mean(inside_mc) < np.mean(inside)
@@ -162,7 +153,7 @@ def test_mc_samples_reuse_the_trunk(monkeypatch, held_out):
     calls = []
     original = net.encoder0.features
     monkeypatch.setattr(net.encoder0, "features", lambda x: calls.append(len(x)) or original(x))
-    rows = predict(net, _batch(held_out, 8), mc_samples=500)
+    rows = predict(net, as_batch(held_out, 8), mc_samples=500)
     assert calls == [8]
     assert len(rows[0]["samples"]["inclination"]) == 500
 

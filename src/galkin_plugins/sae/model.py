@@ -3,10 +3,11 @@
 import numpy as np
 import torch
 
+from galkin.exceptions import GalkinError, ModelWeightsError
 from galkin.model import KinematicModel, ModelOutput
 
 from .network import SAENetwork
-from .pretrained import blind_network, calibrated_sigma, to_device
+from .pretrained import blind_network, calibrated_sigma
 from .training import TrainingConfig, predict, stack_prepared, train, warm_start
 
 __all__ = ["SAE", "SOLO_CONFIG", "COMBINED_CONFIG"]
@@ -108,15 +109,14 @@ class SAE(KinematicModel):
         training = list(targets) + (list(others) if mode == "combined" else [])
         config = config or (SOLO_CONFIG if mode == "solo" else COMBINED_CONFIG)
         data = stack_prepared(training)
-        if start == "blind":
-            net, _ = self._pretrained(size, weights)
-            self.network = self.new_network(size)
+        self.network = self.new_network(size)
+        self.network.moment0_scale = config.moment0_scale
+        if start == "blind":  # the pretrained trunk and heads, without the aleatoric heads
+            state = self._pretrained(size, weights)[0].state_dict()
             self.network.load_state_dict(
-                {k: v for k, v in net.state_dict().items() if "log_variance" not in k}
+                {k: v for k, v in state.items() if "log_variance" not in k}
             )
         else:
-            self.network = self.new_network(size)
-            self.network.moment0_scale = config.moment0_scale
             warm_start(self.network, data, seed=seed, device=self.device)
         history = train(
             self.network,
@@ -131,21 +131,23 @@ class SAE(KinematicModel):
         )
         return [_output(r, history=list(history)) for r in results]
 
-    def _pretrained(self, size, weights):
-        return blind_network(self.intensity.name, self.velocity.name, size, path=weights)
+    def _pretrained(self, size, weights, device="cpu"):
+        return blind_network(
+            self.intensity.name, self.velocity.name, size, path=weights, device=device
+        )
 
     def _has_blind(self, size, weights):
-        from galkin.exceptions import GalkinError
-
+        """Whether pretrained weights exist for these profiles (a broken file still raises)."""
         try:
             self._pretrained(size, weights)
+        except ModelWeightsError:
+            raise
         except GalkinError:
             return False
         return True
 
     def _blind(self, targets, size, mc_samples, weights, seed):
-        net, metadata = self._pretrained(size, weights)
-        self.network = to_device(net, self.device)
+        self.network, metadata = self._pretrained(size, weights, self.device)
         if seed is not None:  # after loading: building a network draws random numbers
             torch.manual_seed(int(seed))
         scale, power = metadata["calibration"]["scale"], metadata["calibration"]["power"]
@@ -154,7 +156,7 @@ class SAE(KinematicModel):
         )
         # calibrated errors as samples of independent normals about the MC mean, so
         # that the physical conversion (e.g. V_max = V_max sin i / sin i) propagates them
-        normal = np.random.default_rng(0).standard_normal((max(int(mc_samples), 200), 1))
+        normal = np.random.default_rng(0).standard_normal(max(int(mc_samples), 200))
         outputs = []
         for r in results:
             errors = {}
@@ -162,7 +164,7 @@ class SAE(KinematicModel):
                 sigma = calibrated_sigma(
                     samples.std(), r["aleatoric"][name], scale[name], power[name]
                 )
-                errors[name] = samples.mean() + sigma * normal[:, 0]
+                errors[name] = samples.mean() + sigma * normal
             outputs.append(_output(r, error_samples=errors))
         return outputs
 

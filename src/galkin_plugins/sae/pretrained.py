@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from galkin.exceptions import GalkinError
+from galkin.exceptions import GalkinError, ModelWeightsError
 from galkin.weights import load_weights
 
 from .network import SAENetwork
@@ -33,7 +33,7 @@ __all__ = [
     "blind_network",
     "fit_calibration",
     "calibrated_sigma",
-    "to_device",
+    "prediction_arrays",
 ]
 
 #: Architecture tag stored in (and required of) blind weights files.
@@ -59,19 +59,17 @@ def build_network(metadata):
 
 
 @functools.lru_cache(maxsize=4)
-def _load(path, mtime):
+def _load(path, mtime, device):
     state, metadata = load_weights(path, ARCHITECTURE, retrain=RETRAIN)
     net = build_network(metadata)
     try:
         net.load_state_dict(state)
     except RuntimeError as exc:
-        from galkin.exceptions import ModelWeightsError
-
         raise ModelWeightsError(f"{path} does not fit the blind SAE: {exc}") from exc
-    return net.eval(), metadata
+    return net.to(device).eval(), metadata
 
 
-def blind_network(intensity, velocity, size, *, path=None):
+def blind_network(intensity, velocity, size, *, path=None, device="cpu"):
     """The pretrained network for a profile pair, and its metadata.
 
     Parameters
@@ -82,6 +80,8 @@ def blind_network(intensity, velocity, size, *, path=None):
         Network map size.
     path : str or `pathlib.Path`, optional
         Another weights file (default the shipped one).
+    device : str, optional
+        torch device; the network is read once per file and device, then cached.
 
     Raises
     ------
@@ -92,7 +92,7 @@ def blind_network(intensity, velocity, size, *, path=None):
     """
     path = Path(path or BLIND_WEIGHTS)
     mtime = path.stat().st_mtime if path.exists() else None
-    net, metadata = _load(path, mtime)
+    net, metadata = _load(path, mtime, str(device))
     have = (metadata["intensity"], metadata["velocity"], metadata["size"])
     if (intensity, velocity, size) != have:
         raise GalkinError(
@@ -151,8 +151,15 @@ def calibrated_sigma(mc_std, aleatoric_std, scale, power=1.0):
     return np.asarray(scale) * np.hypot(mc_std, aleatoric_std) ** np.asarray(power)
 
 
-def to_device(net, device):
-    """The cached CPU network, or a copy of it on another ``device``."""
-    import copy
+def prediction_arrays(rows, names):
+    """Mean, MC-dropout spread and aleatoric sigma of :func:`~.training.predict` rows.
 
-    return net if str(device) == "cpu" else copy.deepcopy(net).to(device)
+    Returns
+    -------
+    mean, mc, aleatoric : `numpy.ndarray`
+        ``(N, len(names))`` each, decoder units.
+    """
+    mean = np.array([[r["samples"][k].mean() for k in names] for r in rows])
+    mc = np.array([[r["samples"][k].std() for k in names] for r in rows])
+    aleatoric = np.array([[r["aleatoric"][k] for k in names] for r in rows])
+    return mean, mc, aleatoric

@@ -26,7 +26,14 @@ from astropy import units as u
 from galkin.exceptions import GalkinError
 from galkin.position_angle import angle_difference
 
-__all__ = ["CONDITIONS", "draw_parameters", "simulate_prepared", "simulate_set", "TRUTH_NAMES"]
+__all__ = [
+    "CONDITIONS",
+    "draw_parameters",
+    "simulate_prepared",
+    "simulate_set",
+    "as_batch",
+    "TRUTH_NAMES",
+]
 
 CONDITIONS = ("survey", "thesis")
 #: Decoder-unit truths recorded per galaxy (exponential disc + arctan curve).
@@ -173,3 +180,17 @@ def simulate_set(
         rows = [_one(j) for j in jobs]
     rows = [r for r in rows if r is not None]
     return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
+
+
+def as_batch(data, n=None):
+    """The network inputs of a :func:`simulate_set` set (its first ``n`` galaxies) as a batch."""
+    import torch
+
+    from .training import MapBatch
+
+    return MapBatch(
+        m0=torch.tensor(data["m0"][:n].astype(np.float32)),
+        m1=torch.tensor(data["m1"][:n].astype(np.float32)),
+        mask=torch.tensor(data["mask"][:n].astype(np.float32)),
+        beams=torch.tensor(data["beam"][:n], dtype=torch.float32),
+    )
