@@ -163,17 +163,27 @@ def warm_start(net, data, *, trials=128, rounds=3, max_galaxies=16, seed=None, d
     return dict(zip(names, z.tolist(), strict=True))
 
 
-def train(net, data, config, *, seed=None, device="cpu", augment=True, progress=None):
-    """Train ``net`` on ``data`` (a :class:`MapBatch`); returns the loss per epoch."""
+def _start_training(net, config, seed, device):
+    """Seed, move ``net`` to ``device`` in training mode; the thesis's Adam and schedule.
+
+    Returns the augmentation generator, the optimiser (created once) and the
+    scheduler (learning rate x ``decay`` every ``decay_every`` epochs).
+    """
     generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
     if seed is not None:
         torch.manual_seed(int(seed))
-    net.moment0_scale = config.moment0_scale
     net.to(device).train()
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(
         optimiser, step_size=config.decay_every, gamma=config.decay
     )
+    return generator, optimiser, scheduler
+
+
+def train(net, data, config, *, seed=None, device="cpu", augment=True, progress=None):
+    """Train ``net`` on ``data`` (a :class:`MapBatch`); returns the loss per epoch."""
+    net.moment0_scale = config.moment0_scale
+    generator, optimiser, scheduler = _start_training(net, config, seed, device)
     n = len(data)
     repeats = max(1, int(np.ceil(config.min_samples / n)))
     history = []
@@ -228,15 +238,8 @@ def train_supervised(
     """
     if not net.aleatoric:
         raise ValueError("train_supervised needs a network built with aleatoric=True.")
-    generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
-    if seed is not None:
-        torch.manual_seed(int(seed))
     flip = torch.tensor([name == "pa_offset" for name in net.space.names])
-    net.to(device).train()
-    optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.StepLR(
-        optimiser, step_size=config.decay_every, gamma=config.decay
-    )
+    generator, optimiser, scheduler = _start_training(net, config, seed, device)
     history = []
     for epoch in range(config.epochs):
         order = torch.randperm(len(data), generator=generator)
