@@ -174,3 +174,39 @@ def test_cost_is_quadratic_in_map_size(decoder):
         dec.intensity.evaluate = orig_eval
         sizes.append(seen[0])
     assert sizes[1] == 4 * sizes[0]
+
+
+def test_model_dispersion_of_a_solid_body_disc(decoder):
+    """A linear velocity field v = g x smeared by a Gaussian beam of sigma s has dispersion g s."""
+    dec = decoder(scale_height=1e-4)
+    inc = torch.tensor([np.radians(60.0)], dtype=torch.float64)
+    origin, steps = _grid(1)
+    sigma_beam = 2.5 / SIZE
+    beams = torch.tensor([[sigma_beam, sigma_beam, 0.0]], dtype=torch.float64)
+    # r_turn >> field: V(R) = (2 v_max / pi) R / r_turn, so v_los = g x, g = 2 v_max / (pi r_turn)
+    params = _params(1, r_scale=20.0, r_turn=50.0, v_max=100.0)
+    with torch.no_grad():
+        _, _, sigma = dec(params, inc, origin, steps, (SIZE, SIZE), beams=beams, dispersion=True)
+        _, _, cold = dec(params, inc, origin, steps, (SIZE, SIZE), dispersion=True)
+    g = 2 * 100.0 / (np.pi * 50.0)
+    centre = sigma[0, SIZE // 2 - 8 : SIZE // 2 + 8, SIZE // 2 - 8 : SIZE // 2 + 8].numpy()
+    np.testing.assert_allclose(centre, g * sigma_beam, rtol=0.02)
+    # without a beam a thin disc has no rotational blending at all
+    assert cold.abs().max() < 1e-3 * g * sigma_beam
+
+
+def test_model_dispersion_peaks_where_the_rotation_curve_is_steep(decoder):
+    """For an arctan curve the beam-smearing dispersion is largest at the centre."""
+    dec = decoder()
+    inc = torch.tensor([np.radians(60.0)], dtype=torch.float64)
+    origin, steps = _grid(1)
+    beams = torch.tensor([[2.0 / SIZE, 2.0 / SIZE, 0.0]], dtype=torch.float64)
+    with torch.no_grad():
+        args = (_params(1), inc, origin, steps, (SIZE, SIZE))
+        m0, m1, sigma = dec(*args, beams=beams, dispersion=True)
+        s0, s1 = dec(*args, beams=beams)
+    np.testing.assert_allclose(m0.numpy(), s0.numpy())
+    np.testing.assert_allclose(m1.numpy(), s1.numpy())
+    c = SIZE // 2
+    assert sigma[0, c, c] > 3 * sigma[0, c, c + 20]
+    assert float(sigma.max()) < 1.0  # below the rotation amplitude

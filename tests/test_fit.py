@@ -70,6 +70,22 @@ def test_model_maps_on_input_grid(result, cube):
     assert m0.unit == maps.moment0.unit
 
 
+def test_beam_smearing_is_removed_from_the_dispersion_profile(result):
+    """The cube's gas has sigma = 10 km/s; its moment 2 is inflated by the 2.5" beam."""
+    model = result.model_dispersion()
+    maps = result.prepared.maps
+    assert model.shape == maps.shape and model.unit == u.km / u.s
+    edges, corrected = result.dispersion_profile()
+    _, observed = result.dispersion_profile(beam_smearing=False)
+    assert edges.unit == u.arcsec and corrected.unit == u.km / u.s
+    inner = slice(0, 4)  # inside ~r_turn, where the rotation curve is steep
+    assert np.all(observed[inner] > 15 * u.km / u.s)  # beam smearing: well above 10 km/s
+    np.testing.assert_allclose(corrected[inner].to_value(u.km / u.s), 10.0, atol=4.0)
+    assert np.all(corrected <= observed)
+    table = result.to_table()
+    assert table["dispersion_profile"].shape == table["dispersion_profile_observed"].shape
+
+
 def test_rotation_curve_and_plot(result, tmp_path):
     import matplotlib.pyplot as plt
 

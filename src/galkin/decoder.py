@@ -84,10 +84,12 @@ class DiscDecoder(torch.nn.Module):
         )
         return x, y
 
-    def render(self, params, inclination, x, y, r_max):
+    def render(self, params, inclination, x, y, r_max, *, second=False):
         """Unconvolved (M0, M0 * M1) at frame coordinates ``x, y`` (B, H, W).
 
-        ``params`` maps each profile parameter name to a ``(B,)`` tensor.
+        ``params`` maps each profile parameter name to a ``(B,)`` tensor. With
+        ``second=True`` the line-of-sight integral of ``rho v^2`` (M0 times the
+        second velocity moment) is returned as a third map.
         """
         b = inclination.shape[0]
         h = self.scale_height
@@ -119,10 +121,23 @@ class DiscDecoder(torch.nn.Module):
         vlos = self.velocity.evaluate(radius, **vp) * xd / radius
         m0 = (rho * ws).sum(-1)
         m0v = (rho * vlos * ws).sum(-1)
+        if second:
+            return m0, m0v, (rho * vlos**2 * ws).sum(-1)
         return m0, m0v
 
-    def forward(self, params, inclination, origin, steps, shape, *, pa_offset=None, beams=None):
-        """Model moment-0 and moment-1 maps.
+    def forward(
+        self,
+        params,
+        inclination,
+        origin,
+        steps,
+        shape,
+        *,
+        pa_offset=None,
+        beams=None,
+        dispersion=False,
+    ):
+        """Model moment-0 and moment-1 maps (and the dispersion rotation alone causes).
 
         Parameters
         ----------
@@ -140,12 +155,19 @@ class DiscDecoder(torch.nn.Module):
             ``(B,)`` radians: rotates the disc's major axis from the frame's +x towards +y.
         beams : `torch.Tensor`, optional
             ``(B, 3)`` beam (sigma_major, sigma_minor, angle) in the frame, field units.
+        dispersion : bool, optional
+            Also return the line-of-sight velocity dispersion of the model itself:
+            ``sqrt(B * (M0 v^2) / B * M0 - M1'^2)``, the spread of rotation velocities
+            the beam (and the disc's thickness) mixes into each pixel. This is the
+            beam-smearing term to subtract in quadrature from an observed dispersion.
 
         Returns
         -------
         moment0, moment1 : `torch.Tensor`
             ``(B, H, W)``; moment 0 with Sigma(0) = 1 per unit length of line of
             sight, moment 1 in the units of the velocity amplitude.
+        sigma : `torch.Tensor`
+            ``(B, H, W)``, only with ``dispersion=True``: in the units of moment 1.
         """
         kernels = None
         pad = 0
@@ -159,12 +181,16 @@ class DiscDecoder(torch.nn.Module):
             x, y = x * c + y * s, -x * s + y * c
         corners = origin.abs().sum(-1) + steps.abs().sum((-2, -1)) * (max(shape) + pad)
         r_max = (corners.max() * 1.5).detach()
-        m0, m0v = self.render(params, inclination, x, y, r_max)
+        maps = self.render(params, inclination, x, y, r_max, second=dispersion)
         if kernels is not None:
-            both = convolve(torch.stack([m0, m0v], 1), kernels)
-            m0, m0v = (
-                both[:, 0, pad : -pad or None, pad : -pad or None],
-                both[:, 1, pad : -pad or None, pad : -pad or None],
-            )
+            smeared = convolve(torch.stack(maps, 1), kernels)
+            maps = [smeared[:, k, pad : -pad or None, pad : -pad or None] for k in range(len(maps))]
+        m0 = maps[0]
         tiny = 1e-6 * m0.detach().flatten(1).amax(1)[:, None, None] + 1e-30
-        return m0, m0v / (m0 + tiny)
+        m1 = maps[1] / (m0 + tiny)
+        if not dispersion:
+            return m0, m1
+        bright = m0 > tiny  # exact moments there (tiny would bias <v^2> - <v>^2)
+        safe = torch.where(bright, m0, torch.ones_like(m0))
+        variance = maps[2] / safe - (maps[1] / safe) ** 2
+        return m0, m1, torch.sqrt(torch.where(bright, variance, 0.0).clamp_min(0.0))

@@ -148,27 +148,37 @@ class FitResult:
         """Extent of the detected emission in the disc plane (98th percentile radius)."""
         return np.percentile(self._disc_radius, 98) * u.arcsec
 
-    def dispersion_profile(self, n_bins=N_PROFILE_BINS):
-        """Mean line-of-sight dispersion in ``n_bins`` equal radial bins from 0 to `r_max`.
+    def dispersion_profile(self, n_bins=N_PROFILE_BINS, *, beam_smearing=True):
+        """Line-of-sight dispersion in ``n_bins`` equal radial bins from 0 to `r_max`.
+
+        Each bin holds the quadrature mean ``sqrt(<sigma^2>)`` of its valid pixels.
+        With ``beam_smearing=True`` (the default) the mean model's own dispersion
+        (`model_dispersion`, the rotation blended within the beam) is first
+        subtracted in quadrature pixel by pixel, ``sigma^2 - sigma_model^2``; the
+        differences are averaged with their sign, so noise does not bias the mean
+        upwards, and a bin whose mean difference is negative reads 0.
 
         Returns
         -------
         edges, sigma : `~astropy.units.Quantity`
-            Bin edges (arcsec, de-projected) and mean dispersion (km/s; NaN where a
-            bin is empty or the maps have no dispersion).
+            Bin edges (arcsec, de-projected) and dispersion (km/s; NaN where a bin
+            is empty or the maps have no dispersion).
         """
         edges = np.linspace(0, self.r_max.to_value(u.arcsec), n_bins + 1)
         sigma = np.full(n_bins, np.nan)
         disp = self.prepared.maps.dispersion
-        if disp is not None:
-            radius = self._disc_radius
-            values = disp.to_value(KM_S)[self.prepared.maps.mask]
-            good = np.isfinite(values)
-            idx = np.digitize(radius[good], edges) - 1
-            for k in range(n_bins):
-                sel = idx == k
-                if sel.any():
-                    sigma[k] = values[good][sel].mean()
+        if disp is None:
+            return edges * u.arcsec, sigma * KM_S
+        mask = self.prepared.maps.mask
+        squared = disp.to_value(KM_S)[mask] ** 2
+        if beam_smearing:
+            squared = squared - self.model_dispersion().to_value(KM_S)[mask] ** 2
+        good = np.isfinite(squared)
+        idx = np.digitize(self._disc_radius[good], edges) - 1
+        for k in range(n_bins):
+            sel = idx == k
+            if sel.any():
+                sigma[k] = np.sqrt(max(squared[good][sel].mean(), 0.0))
         return edges * u.arcsec, sigma * KM_S
 
     def flags(self):
@@ -199,6 +209,8 @@ class FitResult:
         row["v_scale"] = [self.prepared.scales.velocity] * KM_S
         row["r_max"] = u.Quantity([self.r_max])
         row["dispersion_profile"] = self.dispersion_profile()[1][None, :]
+        observed = self.dispersion_profile(beam_smearing=False)[1]
+        row["dispersion_profile_observed"] = observed[None, :]
         for flag, value in self.flags().items():
             row[f"flag_{flag}"] = [value]
         row["model"] = [self.model]
@@ -220,6 +232,33 @@ class FitResult:
         moment0, moment1 : `~astropy.units.Quantity`
             In the units of the input moment 0 and km/s.
         """
+        m0, m1 = self._decode_input_grid(dispersion=False)
+        scales = self.prepared.scales
+        m0 = m0 * self.output.amplitude * scales.flux * scales.flux_unit
+        m1 = (m1 + self.output.velocity_offset) * scales.velocity
+        return m0, (m1 + scales.systemic_velocity) * KM_S
+
+    def model_dispersion(self):
+        """Line-of-sight dispersion the mean model's rotation alone produces (input grid).
+
+        Within a beam (and along a line of sight through a disc of finite
+        thickness) gas at different rotation velocities is blended, so even a
+        perfectly cold disc shows a dispersion: the *beam smearing*, largest where
+        the velocity field is steep -- near the centre of compact, fast rotators.
+        This is ``sqrt(B * (M0 v^2) / B * M0 - M1'^2)`` of the beam-convolved model.
+        Subtracting it in quadrature from an observed dispersion leaves the random
+        motions (see `dispersion_profile`).
+
+        Returns
+        -------
+        `~astropy.units.Quantity`
+            km/s, the shape of the input maps.
+        """
+        sigma = self._decode_input_grid(dispersion=True)[2]
+        return sigma * self.prepared.scales.velocity * KM_S
+
+    def _decode_input_grid(self, dispersion):
+        """The decoder's maps of the mean parameters on the input grid (decoder units)."""
         import torch
 
         from .decoder import DiscDecoder
@@ -235,7 +274,7 @@ class FitResult:
         if scales.beam is not None:
             beams = torch.tensor([scales.beam], dtype=torch.float64)
         with torch.no_grad():
-            m0, m1 = decoder(
+            maps = decoder(
                 mean,
                 mean["inclination"],
                 torch.tensor(origin[None], dtype=torch.float64),
@@ -243,10 +282,9 @@ class FitResult:
                 shape,
                 pa_offset=mean["pa_offset"],
                 beams=beams,
+                dispersion=dispersion,
             )
-        m0 = m0[0].numpy() * self.output.amplitude * scales.flux * scales.flux_unit
-        m1 = (m1[0].numpy() + self.output.velocity_offset) * scales.velocity
-        return m0, (m1 + scales.systemic_velocity) * KM_S
+        return [m[0].numpy() for m in maps]
 
     def rotation_curve(self, radius):
         """Rotation curve V(R) (mean and MC standard deviation) at ``radius`` (angle Quantity)."""

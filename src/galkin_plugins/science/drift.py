@@ -14,7 +14,11 @@ where ``r_scale`` is the fitted intensity scale length, ``r_max`` the extent of
 the detected emission and ``V_disp`` the mean line-of-sight dispersion from
 ``2 r_e`` out to ``r_max`` (from ``r_max / 2`` when ``r_max <= 2 r_e``).
 Instrumental broadening must already be removed from the dispersion (the survey
-adapters do this, e.g. MaNGA's LSF scaled by 1.045 as in thesis §4.2.4).
+adapters do this, e.g. MaNGA's LSF scaled by 1.045 as in thesis §4.2.4), and so
+must beam smearing: the ``dispersion_profile`` of ``galkin.fit_many`` has the
+fitted model's own beam-smeared rotation subtracted in quadrature
+(`galkin.result.FitResult.dispersion_profile`). Without that, the moment-2
+widths of compact, fast rotators read high and Eq. 4.4 over-corrects them.
 """
 
 import numpy as np
