@@ -10,15 +10,22 @@
    moments and mask -> prepare).
 2. Trains the two Table-3.1 encoders with log-variance heads on the known truths
    (`galkin_plugins.sae.training.train_supervised`), mirror-augmented.
-3. Calibrates the errors on held-out sets (2000 "survey" and 1000 thesis-condition
-   galaxies): per parameter, a power law ``a s^b`` of the quadrature sum ``s`` of
-   the MC-dropout spread (100 samples) and the predicted aleatoric scatter, so that
-   68% of the truths fall inside at every error level. ``--calibrate-only``
-   redoes this step for existing weights; ``--resume`` continues training them.
+3. Calibrates the errors on 2000 held-out "survey" galaxies (and reports the
+   coverage on 1000 thesis-condition ones): per parameter, a power law ``a s^b``
+   of the quadrature sum ``s`` of the MC-dropout spread (100 samples) and the
+   predicted aleatoric scatter, so that 68% of the truths fall inside at every
+   error level. ``--calibrate-only`` redoes this step for existing weights;
+   ``--resume`` continues training them.
 4. Writes the state dict (float16) and metadata to
    ``src/galkin_plugins/weights/sae-blind.pt`` (or ``--output``).
 
 The run is reproducible: the sets depend only on their seeds, training on ``--seed``.
+The shipped weights came from two runs, both recorded in their metadata
+("training" and its "resumed_from"):
+
+    python scripts/train_sae_blind.py --cache DIR --epochs 50
+    python scripts/train_sae_blind.py --cache DIR --resume --epochs 8 --lr 1e-4 \
+        --decay 0.8 --decay-every 1 --velocity-loss km/s --average-every 50
 """
 
 import argparse
@@ -47,7 +54,13 @@ from galkin_plugins.sae.simulations import TRUTH_NAMES, as_batch  # noqa: E402
 from galkin_plugins.sae.training import TrainingConfig, predict, train_supervised  # noqa: E402
 
 TRAIN_SETS = ("train-survey", "train-thesis")
-CALIBRATION_SETS = ("calibrate", "calibrate-thesis")
+#: The errors are calibrated on survey conditions (noise, estimated position angles);
+#: the thesis-condition set (noiseless, position angle known) is only reported: a
+#: power law of the predicted spread cannot be right for both at once, and being
+#: honest on noisy data matters more than on idealised maps, where the errors
+#: then come out conservative.
+CALIBRATION_SETS = ("calibrate",)
+REPORT_SETS = ("calibrate-thesis",)
 DROPOUT = 0.1
 SCALE_HEIGHT = 1 / 64
 
@@ -83,8 +96,17 @@ def train_network(args, train):
         net.encoder0.set_output(targets[:, :n0].mean(0))
         net.encoder1.set_output(targets[:, n0:].mean(0))
     config = TrainingConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, decay=args.decay, decay_every=2
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        decay=args.decay,
+        decay_every=args.decay_every,
     )
+    weights = None
+    if args.velocity_loss == "km/s":  # the v_max term in km/s: x (v_scale / median v_scale)^2
+        weights = torch.ones_like(targets)
+        scale = torch.tensor(train["velocity_scale"], dtype=torch.float32)
+        weights[:, net.space.names.index("v_max")] = (scale / scale.median()) ** 2
     t1 = time.perf_counter()
 
     def report(epoch, loss):
@@ -93,11 +115,23 @@ def train_network(args, train):
         )
 
     history = train_supervised(
-        net, as_batch(train), targets, config, seed=args.seed, progress=report
+        net,
+        as_batch(train),
+        targets,
+        config,
+        weights=weights,
+        average_every=args.average_every,
+        seed=args.seed,
+        progress=report,
     )
+    loss = "beta-NLL (beta=0.5) on output units, mirror augmentation"
+    if weights is not None:
+        loss += "; v_max term weighted by (v_scale / median)^2 (an error in km/s)"
+    if args.average_every:
+        loss += f"; ends on the weight average sampled every {args.average_every} steps"
     training = {
         "config": config.as_dict(),
-        "loss": "beta-NLL (beta=0.5) on output units, mirror augmentation",
+        "loss": loss,
         "seed": args.seed,
         "sets": {k: list(simulate_sae_sets.SETS[k]) for k in args.train_sets},
         "n_train": int(len(train["m0"])),
@@ -111,23 +145,31 @@ def train_network(args, train):
     return net, training
 
 
-def calibrate(net, calib):
+def _predictions(net, data):
+    names = net.space.names
+    rows = predict(net, as_batch(data), mc_samples=100)
+    mean, mc, ale = prediction_arrays(rows, names)
+    truth = np.stack([data["truth"][:, TRUTH_NAMES.index(k)] for k in names], 1)
+    return mean - truth, mc, ale
+
+
+def calibrate(net, calib, report):
     """Fit the error calibration on held-out galaxies and print what it does."""
     names = net.space.names
-    rows = predict(net, as_batch(calib), mc_samples=100)
-    mean, mc, ale = prediction_arrays(rows, names)
-    truth = np.stack([calib["truth"][:, TRUTH_NAMES.index(k)] for k in names], 1)
-    scale, power = fit_calibration(mean - truth, np.hypot(mc, ale))
-    sigma = calibrated_sigma(mc, ale, scale, power)
-    inside = np.abs(mean - truth) <= sigma
+    residual, mc, ale = _predictions(net, calib)
+    scale, power = fit_calibration(residual, np.hypot(mc, ale))
+    inside = np.abs(residual) <= calibrated_sigma(mc, ale, scale, power)
+    r_res, r_mc, r_ale = _predictions(net, report)
+    r_inside = np.abs(r_res) <= calibrated_sigma(r_mc, r_ale, scale, power)
     noiseless = np.isnan(calib["snr"])
     for k, name in enumerate(names):
         print(
-            f"calibration {name:12s} rms {np.sqrt(np.mean((mean - truth)[:, k] ** 2)):.4f}  "
+            f"calibration {name:12s} rms {np.sqrt(np.mean(residual[:, k] ** 2)):.4f}  "
             f"scale {scale[k]:.3f} power {power[k]:.2f}  coverage {inside[:, k].mean():.3f} "
             f"(noiseless {inside[noiseless, k].mean():.3f}, "
-            f"noisy {inside[~noiseless, k].mean():.3f})"
-            f"  raw-MC {np.mean(np.abs(mean - truth)[:, k] <= mc[:, k]):.2f}"
+            f"noisy {inside[~noiseless, k].mean():.3f}; thesis conditions "
+            f"{r_inside[:, k].mean():.3f})  "
+            f"raw-MC {np.mean(np.abs(residual[:, k]) <= mc[:, k]):.2f}"
         )
     return {
         "scale": dict(zip(names, map(float, scale), strict=True)),
@@ -146,6 +188,19 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--decay", type=float, default=0.9)
+    parser.add_argument("--decay-every", type=int, default=2, help="epochs per lr decay")
+    parser.add_argument(
+        "--velocity-loss",
+        choices=("normalised", "km/s"),
+        default="normalised",
+        help="measure the v_max error in units of each galaxy's v_scale, or in km/s",
+    )
+    parser.add_argument(
+        "--average-every",
+        type=int,
+        default=None,
+        help="end on the average of the weights sampled every N steps (a final phase)",
+    )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="processes for simulating")
@@ -163,9 +218,11 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
 
     t0 = time.perf_counter()
-    sets = CALIBRATION_SETS + (() if args.calibrate_only else tuple(args.train_sets))
+    sets = CALIBRATION_SETS + REPORT_SETS
+    sets += () if args.calibrate_only else tuple(args.train_sets)
     simulate_sae_sets.build(args.cache, sets, args.workers)
     calib = simulate_sae_sets.load(args.cache, CALIBRATION_SETS)
+    report = simulate_sae_sets.load(args.cache, REPORT_SETS)
     if args.calibrate_only:
         trained, metadata = blind_network("exponential", "arctan", 64, path=args.output)
         net = new_network("exponential", "arctan")
@@ -186,7 +243,7 @@ def main(argv=None):
         "scale_height": SCALE_HEIGHT,
         "parameters": list(net.space.names),
         "bounds": {k: list(map(float, net.space.bounds[k])) for k in net.space.names},
-        "calibration": calibrate(net, calib),
+        "calibration": calibrate(net, calib, report),
         "training": training,
     }
     save_weights(net.state_dict(), metadata, args.output, dtype=torch.float16)

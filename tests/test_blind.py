@@ -189,3 +189,44 @@ def test_combined_mode_starts_from_the_blind_weights(held_out):
     )
     weight = "encoder0.fc.weight"
     assert not torch.equal(model.network.state_dict()[weight], blind.state_dict()[weight])
+
+
+# ---------------------------------------------------------------------------- supervised training
+def _toy_training(held_out, **kwargs):
+    from galkin_plugins.sae.network import SAENetwork
+    from galkin_plugins.sae.training import train_supervised
+
+    net = SAENetwork(
+        get_profile("exponential", "intensity")(),
+        get_profile("arctan", "velocity")(),
+        size=64,
+        aleatoric=True,
+    )
+    data = as_batch(held_out, 16)
+    targets = torch.zeros(16, len(net.space.names))
+    config = TrainingConfig(epochs=3, batch_size=8, lr=1e-3)
+    snapshots = []
+
+    def snapshot(epoch, loss):
+        snapshots.append({k: v.detach().clone() for k, v in net.state_dict().items()})
+
+    before = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    train_supervised(net, data, targets, config, seed=1, progress=snapshot, **kwargs)
+    return net, before, snapshots
+
+
+def test_supervised_loss_weights_select_the_terms_that_train(held_out):
+    net, before, _ = _toy_training(held_out, weights=torch.zeros(16, 5))
+    for k, v in net.state_dict().items():  # zero weight: zero gradient, Adam does not move
+        torch.testing.assert_close(v, before[k])
+    with pytest.raises(ValueError, match="shape of targets"):
+        _toy_training(held_out, weights=torch.ones(16, 2))
+
+
+def test_supervised_training_can_end_on_the_weight_average(held_out):
+    # two steps per epoch, sampled every second step: the snapshots taken at epoch ends
+    net, before, snapshots = _toy_training(held_out, average_every=2)
+    name = "encoder1.out.weight"
+    mean = torch.stack([s[name] for s in snapshots]).mean(0)
+    torch.testing.assert_close(net.state_dict()[name], mean)
+    assert not torch.allclose(net.state_dict()[name], snapshots[-1][name])

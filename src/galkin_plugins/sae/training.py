@@ -209,7 +209,17 @@ def train(net, data, config, *, seed=None, device="cpu", augment=True, progress=
 
 
 def train_supervised(
-    net, data, targets, config, *, beta=0.5, seed=None, device="cpu", progress=None
+    net,
+    data,
+    targets,
+    config,
+    *,
+    beta=0.5,
+    weights=None,
+    average_every=None,
+    seed=None,
+    device="cpu",
+    progress=None,
 ):
     """Train ``net`` on simulated galaxies whose true parameters are known.
 
@@ -228,6 +238,14 @@ def train_supervised(
         ``(N, n_parameters)`` truths in output units ([-1, 1], ``net.space.names`` order).
     config : TrainingConfig
     beta : float, optional
+    weights : `torch.Tensor`, optional
+        ``(N, n_parameters)`` factors on each galaxy's loss terms (e.g. to measure
+        a velocity error in km/s rather than in units of the galaxy's ``v_scale``).
+    average_every : int, optional
+        Keep the running mean of the network's weights, sampled every this many
+        optimiser steps, and end with it (stochastic weight averaging, Izmailov
+        et al. 2018): the mean of the noisy late iterates generalises better
+        than the last one. Meant for a final phase at a small learning rate.
     progress : callable, optional
         Called with ``(epoch, mean loss)`` after every epoch.
 
@@ -239,7 +257,16 @@ def train_supervised(
     if not net.aleatoric:
         raise ValueError("train_supervised needs a network built with aleatoric=True.")
     flip = torch.tensor([name == "pa_offset" for name in net.space.names])
+    if weights is not None and tuple(weights.shape) != tuple(targets.shape):
+        raise ValueError(
+            f"weights must have the shape of targets {tuple(targets.shape)}; "
+            f"got {tuple(weights.shape)}."
+        )
     generator, optimiser, scheduler = _start_training(net, config, seed, device)
+    average = None
+    if average_every is not None:
+        average = torch.optim.swa_utils.AveragedModel(net)
+    steps = 0
     history = []
     for epoch in range(config.epochs):
         order = torch.randperm(len(data), generator=generator)
@@ -254,15 +281,23 @@ def train_supervised(
             z = net.unit_outputs(f0, f1)
             log_var = net.log_variance(f0, f1).clamp(-14.0, 4.0)
             nll = 0.5 * ((z - target) ** 2 * torch.exp(-log_var) + log_var)
-            loss = (torch.exp(beta * log_var).detach() * nll).mean()
+            per_term = torch.exp(beta * log_var).detach() * nll
+            if weights is not None:
+                per_term = per_term * weights[idx].to(device)
+            loss = per_term.mean()
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
+            steps += 1
+            if average is not None and steps % average_every == 0:
+                average.update_parameters(net)
             total += loss.item() * len(idx)
         scheduler.step()
         history.append(total / len(order))
         if progress is not None:
             progress(epoch, history[-1])
+    if average is not None and int(average.n_averaged) > 0:
+        net.load_state_dict(average.module.state_dict())
     net.eval()
     return history
 
