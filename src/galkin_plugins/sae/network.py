@@ -65,7 +65,7 @@ class SAENetwork(nn.Module):
         return self.space.from_unit(self.space.names, self.unit_outputs(f0, f1, sample=sample))
 
     def unit_outputs(self, f0, f1, *, sample=False):
-        """Both heads' bounded outputs, ``(B, n_parameters)`` in :attr:`space` name order."""
+        """Both heads' bounded outputs, ``(B, n_parameters)`` in ``self.space`` name order."""
         return torch.cat(
             [self.encoder0.head(f0, sample=sample), self.encoder1.head(f1, sample=sample)], -1
         )
