@@ -25,7 +25,8 @@ import time
 import numpy as np
 import torch
 
-from galkin_plugins.sae.pretrained import blind_network, calibrated_sigma, prediction_arrays
+from galkin_plugins.sae.calibration import ErrorCalibration, velocity_roughness
+from galkin_plugins.sae.pretrained import blind_network, prediction_arrays
 from galkin_plugins.sae.simulations import TRUTH_NAMES, as_batch, simulate_set
 from galkin_plugins.sae.training import predict
 
@@ -47,10 +48,8 @@ def evaluate(net, metadata, data, mc_samples=100):
     rows = predict(net, as_batch(data), mc_samples=mc_samples, batch_size=512)
     names = net.space.names
     mean, mc, ale = prediction_arrays(rows, names)
-    cal = metadata["calibration"]
-    sigma = calibrated_sigma(
-        mc, ale, [cal["scale"][k] for k in names], [cal["power"][k] for k in names]
-    )
+    calibration = ErrorCalibration.from_metadata(metadata["calibration"])
+    sigma = calibration.sigma(mc, ale, velocity_roughness(data["m1"], data["mask"]), names)
     truth = np.stack([data["truth"][:, TRUTH_NAMES.index(k)] for k in names], 1)
     # benchmark units: degrees, fractions of the field, km/s of V_max sin i
     units = {

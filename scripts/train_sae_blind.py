@@ -10,12 +10,13 @@
    moments and mask -> prepare).
 2. Trains the two Table-3.1 encoders with log-variance heads on the known truths
    (`galkin_plugins.sae.training.train_supervised`), mirror-augmented.
-3. Calibrates the errors on 2000 held-out "survey" galaxies (and reports the
-   coverage on 1000 thesis-condition ones): per parameter, a power law ``a s^b``
-   of the quadrature sum ``s`` of the MC-dropout spread (100 samples) and the
-   predicted aleatoric scatter, so that 68% of the truths fall inside at every
-   error level. ``--calibrate-only`` redoes this step for existing weights;
-   ``--resume`` continues training them.
+3. Calibrates the errors on held-out sets (2000 "survey" and 1000
+   thesis-condition galaxies): per parameter, a table of factors on the
+   quadrature sum ``s`` of the MC-dropout spread (100 samples) and the predicted
+   aleatoric scatter, over quantile bins of ``s`` and of the velocity map's
+   roughness (its noise), so that 68% of the truths fall inside at every error
+   and noise level (`galkin_plugins.sae.calibration`). ``--calibrate-only``
+   redoes this step for existing weights; ``--resume`` continues training them.
 4. Writes the state dict (float16) and metadata to
    ``src/galkin_plugins/weights/sae-blind.pt`` (or ``--output``).
 
@@ -41,26 +42,23 @@ import simulate_sae_sets  # noqa: E402
 
 from galkin.plugins import get_profile  # noqa: E402
 from galkin.weights import save_weights  # noqa: E402
+from galkin_plugins.sae.calibration import ErrorCalibration, velocity_roughness  # noqa: E402
 from galkin_plugins.sae.network import SAENetwork  # noqa: E402
 from galkin_plugins.sae.pretrained import (  # noqa: E402
     ARCHITECTURE,
     BLIND_WEIGHTS,
     blind_network,
-    calibrated_sigma,
-    fit_calibration,
     prediction_arrays,
 )
 from galkin_plugins.sae.simulations import TRUTH_NAMES, as_batch  # noqa: E402
 from galkin_plugins.sae.training import TrainingConfig, predict, train_supervised  # noqa: E402
 
 TRAIN_SETS = ("train-survey", "train-thesis")
-#: The errors are calibrated on survey conditions (noise, estimated position angles);
-#: the thesis-condition set (noiseless, position angle known) is only reported: a
-#: power law of the predicted spread cannot be right for both at once, and being
-#: honest on noisy data matters more than on idealised maps, where the errors
-#: then come out conservative.
-CALIBRATION_SETS = ("calibrate",)
-REPORT_SETS = ("calibrate-thesis",)
+#: Held-out sets for the error calibration: survey conditions (noise, estimated
+#: position angles) and the thesis's (noiseless, position angle known).
+CALIBRATION_SETS = ("calibrate", "calibrate-thesis")
+#: The position-angle error is calibrated on the galaxies whose angle was estimated.
+PA_ESTIMATED_SETS = ("calibrate",)
 DROPOUT = 0.1
 SCALE_HEIGHT = 1 / 64
 
@@ -153,30 +151,37 @@ def _predictions(net, data):
     return mean - truth, mc, ale
 
 
-def calibrate(net, calib, report):
-    """Fit the error calibration on held-out galaxies and print what it does."""
+def calibrate(net, parts):
+    """Fit the error calibration on held-out galaxies and print what it does.
+
+    ``parts`` maps set names to their galaxies.
+    """
     names = net.space.names
+    calib = {k: np.concatenate([p[k] for p in parts.values()]) for k in parts[CALIBRATION_SETS[0]]}
     residual, mc, ale = _predictions(net, calib)
-    scale, power = fit_calibration(residual, np.hypot(mc, ale))
-    inside = np.abs(residual) <= calibrated_sigma(mc, ale, scale, power)
-    r_res, r_mc, r_ale = _predictions(net, report)
-    r_inside = np.abs(r_res) <= calibrated_sigma(r_mc, r_ale, scale, power)
-    noiseless = np.isnan(calib["snr"])
+    roughness = velocity_roughness(calib["m1"], calib["mask"])
+    estimated = np.concatenate(
+        [np.full(len(p["m0"]), name in PA_ESTIMATED_SETS) for name, p in parts.items()]
+    )
+    use = np.ones(residual.shape, bool)
+    use[:, names.index("pa_offset")] = estimated
+    calibration = ErrorCalibration.fit(residual, np.hypot(mc, ale), roughness, names, use=use)
+    inside = np.abs(residual) <= calibration.sigma(mc, ale, roughness)
+    offsets = np.cumsum([0] + [len(p["m0"]) for p in parts.values()])
     for k, name in enumerate(names):
+        per_set = ", ".join(
+            f"{set_name} {inside[a:b, k].mean():.3f}"
+            for set_name, a, b in zip(parts, offsets[:-1], offsets[1:], strict=True)
+        )
         print(
             f"calibration {name:12s} rms {np.sqrt(np.mean(residual[:, k] ** 2)):.4f}  "
-            f"scale {scale[k]:.3f} power {power[k]:.2f}  coverage {inside[:, k].mean():.3f} "
-            f"(noiseless {inside[noiseless, k].mean():.3f}, "
-            f"noisy {inside[~noiseless, k].mean():.3f}; thesis conditions "
-            f"{r_inside[:, k].mean():.3f})  "
+            f"coverage {inside[use[:, k], k].mean():.3f} ({per_set})  "
             f"raw-MC {np.mean(np.abs(residual[:, k]) <= mc[:, k]):.2f}"
         )
-    return {
-        "scale": dict(zip(names, map(float, scale), strict=True)),
-        "power": dict(zip(names, map(float, power), strict=True)),
-        "level": 0.68,
+    return calibration.to_metadata() | {
         "mc_samples": 100,
         "sets": {k: list(simulate_sae_sets.SETS[k]) for k in CALIBRATION_SETS},
+        "position_angle_sets": list(PA_ESTIMATED_SETS),
     }
 
 
@@ -218,11 +223,9 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
 
     t0 = time.perf_counter()
-    sets = CALIBRATION_SETS + REPORT_SETS
-    sets += () if args.calibrate_only else tuple(args.train_sets)
+    sets = CALIBRATION_SETS + (() if args.calibrate_only else tuple(args.train_sets))
     simulate_sae_sets.build(args.cache, sets, args.workers)
-    calib = simulate_sae_sets.load(args.cache, CALIBRATION_SETS)
-    report = simulate_sae_sets.load(args.cache, REPORT_SETS)
+    parts = {name: simulate_sae_sets.load(args.cache, (name,)) for name in CALIBRATION_SETS}
     if args.calibrate_only:
         trained, metadata = blind_network("exponential", "arctan", 64, path=args.output)
         net = new_network("exponential", "arctan")
@@ -232,7 +235,8 @@ def main(argv=None):
         train = simulate_sae_sets.load(args.cache, tuple(args.train_sets))
         if args.limit:
             train = {k: v[: args.limit] for k, v in train.items()}
-        print(f"sets: {len(train['m0'])} training, {len(calib['m0'])} calibration galaxies")
+        n_calib = sum(len(p["m0"]) for p in parts.values())
+        print(f"sets: {len(train['m0'])} training, {n_calib} calibration galaxies")
         net, training = train_network(args, train)
     metadata = {
         "architecture": ARCHITECTURE,
@@ -243,7 +247,7 @@ def main(argv=None):
         "scale_height": SCALE_HEIGHT,
         "parameters": list(net.space.names),
         "bounds": {k: list(map(float, net.space.bounds[k])) for k in net.space.names},
-        "calibration": calibrate(net, calib, report),
+        "calibration": calibrate(net, parts),
         "training": training,
     }
     save_weights(net.state_dict(), metadata, args.output, dtype=torch.float16)

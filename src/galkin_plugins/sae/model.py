@@ -6,8 +6,9 @@ import torch
 from galkin.exceptions import GalkinError, ModelWeightsError
 from galkin.model import KinematicModel, ModelOutput
 
+from .calibration import ErrorCalibration, velocity_roughness
 from .network import SAENetwork
-from .pretrained import blind_network, calibrated_sigma
+from .pretrained import blind_network
 from .training import TrainingConfig, predict, stack_prepared, train, warm_start
 
 __all__ = ["SAE", "SOLO_CONFIG", "COMBINED_CONFIG"]
@@ -150,21 +151,22 @@ class SAE(KinematicModel):
         self.network, metadata = self._pretrained(size, weights, self.device)
         if seed is not None:  # after loading: building a network draws random numbers
             torch.manual_seed(int(seed))
-        scale, power = metadata["calibration"]["scale"], metadata["calibration"]["power"]
-        results = predict(
-            self.network, stack_prepared(targets), mc_samples=mc_samples, device=self.device
-        )
+        calibration = ErrorCalibration.from_metadata(metadata["calibration"])
+        batch = stack_prepared(targets)
+        results = predict(self.network, batch, mc_samples=mc_samples, device=self.device)
+        roughness = velocity_roughness(batch.m1.numpy(), batch.mask.numpy())
         # calibrated errors as samples of independent normals about the MC mean, so
         # that the physical conversion (e.g. V_max = V_max sin i / sin i) propagates them
         normal = np.random.default_rng(0).standard_normal(max(int(mc_samples), 200))
         outputs = []
-        for r in results:
-            errors = {}
-            for name, samples in r["samples"].items():
-                sigma = calibrated_sigma(
-                    samples.std(), r["aleatoric"][name], scale[name], power[name]
-                )
-                errors[name] = samples.mean() + sigma * normal
+        for r, rough in zip(results, roughness, strict=True):
+            names = tuple(r["samples"])
+            mc = np.array([r["samples"][k].std() for k in names])
+            ale = np.array([r["aleatoric"][k] for k in names])
+            sigma = calibration.sigma(mc[None], ale[None], rough, names)[0]
+            errors = {
+                name: r["samples"][name].mean() + sigma[k] * normal for k, name in enumerate(names)
+            }
             outputs.append(_output(r, error_samples=errors))
         return outputs
 

@@ -8,12 +8,8 @@ configuration, and the error calibration.
 
 Honest errors
 -------------
-A prediction's uncertainty has two parts: the spread of the Monte-Carlo-dropout
-samples (the model's own uncertainty; thesis Eq. 3.7) and the scatter the data
-allow (the "aleatoric" part), which the network's log-variance heads predict per
-galaxy. Their quadrature sum ``s`` becomes ``a s^b``, with ``a`` and ``b`` per
-parameter chosen on held-out simulated sets so that 68% of the truths fall within the 1-sigma
-interval -- at every error level, not only on average (:func:`fit_calibration`).
+The metadata also holds the error calibration, a table fitted on held-out
+simulated galaxies (:mod:`galkin_plugins.sae.calibration`).
 """
 
 import functools
@@ -31,8 +27,6 @@ __all__ = [
     "BLIND_WEIGHTS",
     "RETRAIN",
     "blind_network",
-    "fit_calibration",
-    "calibrated_sigma",
     "prediction_arrays",
 ]
 
@@ -102,53 +96,6 @@ def blind_network(intensity, velocity, size, *, path=None, device="cpu"):
             f"profiles, or train blind weights for them with {RETRAIN}."
         )
     return net, metadata
-
-
-def fit_calibration(residual, sigma, *, level=0.68, n_bins=5, powers=None):
-    """Per-parameter power laws ``a sigma^b`` whose intervals cover ``level`` at every error level.
-
-    A single factor makes the *average* coverage right but can leave the
-    precise galaxies (small ``sigma``) over-covered and the hard ones
-    under-covered. For each power ``b`` on a grid, ``a`` is set so that
-    ``a sigma^b`` covers ``level`` of all residuals; the ``b`` whose coverage in
-    ``n_bins`` quantile bins of ``sigma`` deviates least from ``level`` wins.
-
-    Parameters
-    ----------
-    residual, sigma : `numpy.ndarray`
-        ``(N, P)`` prediction minus truth and the uncalibrated 1-sigma errors.
-    level : float, optional
-    n_bins : int, optional
-    powers : sequence of float, optional
-        Grid of ``b`` (default 0.5 to 2 in steps of 0.05; ``b = 1`` is a plain factor).
-
-    Returns
-    -------
-    scale, power : `numpy.ndarray`
-        ``(P,)`` each.
-    """
-    residual, sigma = np.atleast_2d(residual), np.clip(np.atleast_2d(sigma), 1e-12, None)
-    powers = np.arange(0.5, 2.0001, 0.05) if powers is None else np.asarray(powers)
-    scales, best = [], []
-    for k in range(residual.shape[1]):
-        r, s = np.abs(residual[:, k]), sigma[:, k]
-        edges = np.quantile(s, np.linspace(0, 1, n_bins + 1))
-        bins = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, n_bins - 1)
-        scores = []
-        for b in powers:
-            a = np.quantile(r / s**b, level)
-            inside = r <= a * s**b
-            cover = np.array([inside[bins == j].mean() for j in range(n_bins)])
-            scores.append((np.max(np.abs(cover - level)), a, b))
-        _, a, b = min(scores, key=lambda t: t[0])
-        scales.append(a)
-        best.append(b)
-    return np.array(scales), np.array(best)
-
-
-def calibrated_sigma(mc_std, aleatoric_std, scale, power=1.0):
-    """``scale * hypot(mc_std, aleatoric_std) ** power`` (arrays broadcast over galaxies)."""
-    return np.asarray(scale) * np.hypot(mc_std, aleatoric_std) ** np.asarray(power)
 
 
 def prediction_arrays(rows, names):
