@@ -100,7 +100,7 @@ def throughput(net, data, n, threads):
             start = time.perf_counter()
             for s in range(0, n, 500):
                 b = batch.index(slice(s, s + 500))
-                f0, f1 = net.features(*net.inputs(b.m0, b.m1, b.mask))
+                f0, f1 = net.features(*net.inputs(b.m0, b.m1, b.mask), b.beams)
                 net.heads(
                     f0.repeat(t, 1) if t > 1 else f0,
                     f1.repeat(t, 1) if t > 1 else f1,

@@ -69,7 +69,7 @@ def unit_targets(space, truth):
     return torch.tensor(np.clip(np.stack(cols, 1), -0.995, 0.995), dtype=torch.float32)
 
 
-def new_network(intensity, velocity):
+def new_network(intensity, velocity, beam_input=False):
     return SAENetwork(
         get_profile(intensity, "intensity")(),
         get_profile(velocity, "velocity")(),
@@ -77,13 +77,14 @@ def new_network(intensity, velocity):
         dropout=DROPOUT,
         scale_height=SCALE_HEIGHT,
         aleatoric=True,
+        beam_input=beam_input,
     )
 
 
 def train_network(args, train):
     """Train a new network on the sets; returns it and the training metadata."""
     torch.manual_seed(args.seed)
-    net = new_network("exponential", "arctan")
+    net = new_network("exponential", "arctan", args.beam_input)
     targets = unit_targets(net.space, train["truth"])
     previous = None
     if args.resume:  # continue training the network in --output
@@ -195,6 +196,11 @@ def main(argv=None):
     parser.add_argument("--decay", type=float, default=0.9)
     parser.add_argument("--decay-every", type=int, default=2, help="epochs per lr decay")
     parser.add_argument(
+        "--beam-input",
+        action="store_true",
+        help="tell the encoders the beam (SAENetwork(beam_input=True)); pass it again to --resume",
+    )
+    parser.add_argument(
         "--velocity-loss",
         choices=("normalised", "km/s"),
         default="normalised",
@@ -228,7 +234,7 @@ def main(argv=None):
     parts = {name: simulate_sae_sets.load(args.cache, (name,)) for name in CALIBRATION_SETS}
     if args.calibrate_only:
         trained, metadata = blind_network("exponential", "arctan", 64, path=args.output)
-        net = new_network("exponential", "arctan")
+        net = new_network("exponential", "arctan", trained.beam_input)
         net.load_state_dict(trained.state_dict())
         training = metadata["training"]
     else:
@@ -245,6 +251,7 @@ def main(argv=None):
         "size": 64,
         "dropout": DROPOUT,
         "scale_height": SCALE_HEIGHT,
+        "beam_input": bool(net.beam_input),
         "parameters": list(net.space.names),
         "bounds": {k: list(map(float, net.space.bounds[k])) for k in net.space.names},
         "calibration": calibrate(net, parts),

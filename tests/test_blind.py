@@ -182,7 +182,12 @@ def test_mc_samples_reuse_the_trunk(monkeypatch, held_out):
     net, _ = blind_network("exponential", "arctan", 64)
     calls = []
     original = net.encoder0.features
-    monkeypatch.setattr(net.encoder0, "features", lambda x: calls.append(len(x)) or original(x))
+
+    def counted(images, extra=None):
+        calls.append(len(images))
+        return original(images, extra)
+
+    monkeypatch.setattr(net.encoder0, "features", counted)
     rows = predict(net, as_batch(held_out, 8), mc_samples=500)
     assert calls == [8]
     assert len(rows[0]["samples"]["inclination"]) == 500
@@ -260,3 +265,38 @@ def test_supervised_training_can_end_on_the_weight_average(held_out):
     mean = torch.stack([s[name] for s in snapshots]).mean(0)
     torch.testing.assert_close(net.state_dict()[name], mean)
     assert not torch.allclose(net.state_dict()[name], snapshots[-1][name])
+
+
+def test_beam_input_network_reads_the_beam():
+    from galkin_plugins.sae.network import SAENetwork
+
+    def network(beam_input):
+        torch.manual_seed(0)
+        return SAENetwork(
+            get_profile("exponential", "intensity")(),
+            get_profile("arctan", "velocity")(),
+            size=64,
+            aleatoric=True,
+            beam_input=beam_input,
+        ).eval()
+
+    net = network(True)
+    maps = torch.rand(2, 64, 64)
+    x0, x1 = net.inputs(maps, maps, torch.ones(2, 64, 64))
+    small = torch.tensor([[0.01, 0.01, 0.0]] * 2)
+    large = torch.tensor([[0.08, 0.04, 0.3]] * 2)
+    f_small = net.features(x0, x1, small)
+    f_large = net.features(x0, x1, large)
+    assert not torch.allclose(f_small[0], f_large[0])  # the same maps, another beam
+    with pytest.raises(ValueError, match="beam"):
+        net.features(x0, x1)
+    # mirrored maps have the beam's angle negated: only the orientation term changes sign
+    d = SAENetwork.beam_descriptor(torch.tensor([[0.08, 0.04, 0.3], [0.08, 0.04, -0.3]]))
+    torch.testing.assert_close(d[0, :3], d[1, :3])
+    torch.testing.assert_close(d[0, 3], -d[1, 3])
+    # a round beam has no orientation at all
+    round_beam = SAENetwork.beam_descriptor(torch.tensor([[0.05, 0.05, 1.0]]))
+    assert torch.all(round_beam[0, 2:] == 0)
+    # without beam input the thesis's trunk is unchanged: 2048 conv features in
+    assert network(False).encoder0.fc.in_features == 2048
+    assert net.encoder0.fc.in_features == 2048 + 4

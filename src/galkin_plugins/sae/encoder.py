@@ -6,7 +6,9 @@ trunk's 256 features. The head is Dropout(p) -> Linear -> tanh, so the outputs
 are bounded in [-1, 1]. The thesis used Hardtanh; its gradient is exactly zero
 outside [-1, 1], which in solo training traps a parameter at its bound for good, so
 galkin uses the smooth tanh. The input has two channels: the normalised map and its
-mask (the thesis fed blanks as zeros with no mask).
+mask (the thesis fed blanks as zeros with no mask). A network built with
+``beam_input=True`` also appends a beam descriptor to the flattened features
+(``extra_features``), so that its encoders know how much the maps were smoothed.
 """
 
 import torch
@@ -34,10 +36,22 @@ class SAEEncoder(nn.Module, Encoder):
         Add a second, deterministic head that predicts the log-variance of each
         output (the data's own, "aleatoric" scatter). Only the blind model, trained
         on simulations with known truth, uses it.
+    extra_features : int, optional
+        Numbers appended to the flattened convolutional features before the
+        trunk's linear layer (the blind model's beam descriptor); `features` then
+        needs them.
     """
 
     def __init__(
-        self, n_outputs, *, size=64, in_channels=2, dropout=0.1, hidden=256, aleatoric=False
+        self,
+        n_outputs,
+        *,
+        size=64,
+        in_channels=2,
+        dropout=0.1,
+        hidden=256,
+        aleatoric=False,
+        extra_features=0,
     ):
         super().__init__()
         if size % 16:
@@ -48,7 +62,8 @@ class SAEEncoder(nn.Module, Encoder):
             layers += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
             channels = width
         self.conv = nn.Sequential(*layers)
-        self.fc = nn.Linear(channels * (size // 16) ** 2, hidden)
+        self.extra_features = int(extra_features)
+        self.fc = nn.Linear(channels * (size // 16) ** 2 + self.extra_features, hidden)
         self.out = nn.Linear(hidden, n_outputs)
         self.n_outputs = n_outputs
         self.dropout = float(dropout)
@@ -57,9 +72,17 @@ class SAEEncoder(nn.Module, Encoder):
         nn.init.zeros_(self.out.bias)
         nn.init.normal_(self.out.weight, std=1e-3)
 
-    def features(self, images):
-        """Deterministic trunk: ``(B, C, H, W)`` -> ``(B, hidden)``."""
-        return torch.relu(self.fc(self.conv(images).flatten(1)))
+    def features(self, images, extra=None):
+        """Deterministic trunk: images ``(B, C, H, W)`` and ``extra`` -> ``(B, hidden)``."""
+        flat = self.conv(images).flatten(1)
+        if self.extra_features:
+            if extra is None or extra.shape[-1] != self.extra_features:
+                raise ValueError(
+                    f"this encoder needs {self.extra_features} extra features per image "
+                    "(the beam descriptor); pass them to features()."
+                )
+            flat = torch.cat([flat, extra.to(flat.dtype)], 1)
+        return torch.relu(self.fc(flat))
 
     def head(self, features, *, sample=False):
         """Dropout, linear, tanh. Dropout is on in training mode or when ``sample``."""

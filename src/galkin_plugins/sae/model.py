@@ -55,13 +55,14 @@ class SAE(KinematicModel):
         self.scale_height = scale_height
         self.network = None
 
-    def new_network(self, size):
+    def new_network(self, size, *, beam_input=False):
         return SAENetwork(
             self.intensity,
             self.velocity,
             size=size,
             dropout=self.dropout,
             scale_height=self.scale_height,
+            beam_input=beam_input,
         )
 
     def fit(
@@ -110,10 +111,12 @@ class SAE(KinematicModel):
         training = list(targets) + (list(others) if mode == "combined" else [])
         config = config or (SOLO_CONFIG if mode == "solo" else COMBINED_CONFIG)
         data = stack_prepared(training)
-        self.network = self.new_network(size)
+        pretrained = self._pretrained(size, weights)[0] if start == "blind" else None
+        beam_input = pretrained is not None and pretrained.beam_input
+        self.network = self.new_network(size, beam_input=beam_input)
         self.network.moment0_scale = config.moment0_scale
-        if start == "blind":  # the pretrained trunk and heads, without the aleatoric heads
-            state = self._pretrained(size, weights)[0].state_dict()
+        if pretrained is not None:  # the pretrained trunk and heads, without the aleatoric heads
+            state = pretrained.state_dict()
             self.network.load_state_dict(
                 {k: v for k, v in state.items() if "log_variance" not in k}
             )

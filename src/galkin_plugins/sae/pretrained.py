@@ -49,6 +49,7 @@ def build_network(metadata):
         dropout=metadata["dropout"],
         scale_height=metadata["scale_height"],
         aleatoric=True,
+        beam_input=metadata.get("beam_input", False),
     )
 
 

@@ -277,7 +277,7 @@ def train_supervised(
             target = targets[idx].clone()
             target[odd[:, None] & flip[None, :]] *= -1.0
             batch, target = batch.to(device), target.to(device)
-            f0, f1 = net.features(*net.inputs(batch.m0, batch.m1, batch.mask))
+            f0, f1 = net.features(*net.inputs(batch.m0, batch.m1, batch.mask), batch.beams)
             z = net.unit_outputs(f0, f1)
             log_var = net.log_variance(f0, f1).clamp(-14.0, 4.0)
             nll = 0.5 * ((z - target) ** 2 * torch.exp(-log_var) + log_var)
@@ -329,7 +329,7 @@ def predict(net, data, *, mc_samples=100, device="cpu", batch_size=256):
     for start in range(0, len(data), batch_size):
         batch = data.index(slice(start, start + batch_size)).to(device)
         b = len(batch)
-        f0, f1 = net.features(*net.inputs(batch.m0, batch.m1, batch.mask))
+        f0, f1 = net.features(*net.inputs(batch.m0, batch.m1, batch.mask), batch.beams)
         t = max(1, int(mc_samples))
         sample = t > 1
         params = net.heads(_repeat(f0, t), _repeat(f1, t), sample=sample)
