@@ -93,7 +93,7 @@ class SAENetwork(nn.Module):
         )
 
     def features(self, x0, x1, beams=None):
-        """Deterministic trunk features of both encoders (``beams`` when `beam_input`)."""
+        """Deterministic trunk features of both encoders (``beams`` when ``beam_input``)."""
         extra = None
         if self.beam_input:
             if beams is None:

@@ -9,7 +9,7 @@ configuration, and the error calibration.
 Honest errors
 -------------
 The metadata also holds the error calibration, a table fitted on held-out
-simulated galaxies (:mod:`galkin_plugins.sae.calibration`).
+simulated galaxies (``galkin_plugins.sae.calibration``).
 """
 
 import functools
