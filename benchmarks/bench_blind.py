@@ -27,7 +27,7 @@ import torch
 
 from galkin_plugins.sae.calibration import ErrorCalibration, velocity_roughness
 from galkin_plugins.sae.pretrained import blind_network, prediction_arrays
-from galkin_plugins.sae.simulations import TRUTH_NAMES, as_batch, simulate_set
+from galkin_plugins.sae.simulations import TRUTH_NAMES, as_batch, simulate_set, truth_columns
 from galkin_plugins.sae.training import predict
 
 THESIS_SIGMA = {"inclination": 0.98, "r_scale": 0.003, "v_sin_i": 3.48, "r_turn": 0.017}
@@ -50,7 +50,7 @@ def evaluate(net, metadata, data, mc_samples=100):
     mean, mc, ale = prediction_arrays(rows, names)
     calibration = ErrorCalibration.from_metadata(metadata["calibration"])
     sigma = calibration.sigma(mc, ale, velocity_roughness(data["m1"], data["mask"]), names)
-    truth = np.stack([data["truth"][:, TRUTH_NAMES.index(k)] for k in names], 1)
+    truth = truth_columns(data, names)
     # benchmark units: degrees, fractions of the field, km/s of V_max sin i
     units = {
         "inclination": ("inclination", np.degrees(1.0)),

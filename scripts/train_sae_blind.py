@@ -50,7 +50,7 @@ from galkin_plugins.sae.pretrained import (  # noqa: E402
     blind_network,
     prediction_arrays,
 )
-from galkin_plugins.sae.simulations import TRUTH_NAMES, as_batch  # noqa: E402
+from galkin_plugins.sae.simulations import as_batch, truth_columns  # noqa: E402
 from galkin_plugins.sae.training import TrainingConfig, predict, train_supervised  # noqa: E402
 
 TRAIN_SETS = ("train-survey", "train-thesis")
@@ -63,9 +63,10 @@ DROPOUT = 0.1
 SCALE_HEIGHT = 1 / 64
 
 
-def unit_targets(space, truth):
-    """``(N, P)`` truths in output units, ``space.names`` order, inside (-1, 1)."""
-    cols = [space.to_unit(name, truth[:, TRUTH_NAMES.index(name)]) for name in space.names]
+def unit_targets(space, data):
+    """``(N, P)`` truths of a set in output units, ``space.names`` order, inside (-1, 1)."""
+    truth = truth_columns(data, space.names)
+    cols = [space.to_unit(name, truth[:, k]) for k, name in enumerate(space.names)]
     return torch.tensor(np.clip(np.stack(cols, 1), -0.995, 0.995), dtype=torch.float32)
 
 
@@ -85,7 +86,7 @@ def train_network(args, train):
     """Train a new network on the sets; returns it and the training metadata."""
     torch.manual_seed(args.seed)
     net = new_network("exponential", "arctan", args.beam_input)
-    targets = unit_targets(net.space, train["truth"])
+    targets = unit_targets(net.space, train)
     previous = None
     if args.resume:  # continue training the network in --output
         trained, previous = blind_network("exponential", "arctan", 64, path=args.output)
@@ -148,7 +149,7 @@ def _predictions(net, data):
     names = net.space.names
     rows = predict(net, as_batch(data), mc_samples=100)
     mean, mc, ale = prediction_arrays(rows, names)
-    truth = np.stack([data["truth"][:, TRUTH_NAMES.index(k)] for k in names], 1)
+    truth = truth_columns(data, names)
     return mean - truth, mc, ale
 
 

@@ -18,7 +18,7 @@ from galkin_plugins.sae.pretrained import (
     blind_network,
     prediction_arrays,
 )
-from galkin_plugins.sae.simulations import TRUTH_NAMES, as_batch, simulate_set
+from galkin_plugins.sae.simulations import as_batch, simulate_set, truth_columns
 from galkin_plugins.sae.training import TrainingConfig, predict
 
 
@@ -127,7 +127,7 @@ def test_blind_errors_cover_the_truth(held_out):
     calibration = ErrorCalibration.from_metadata(meta["calibration"])
     roughness = velocity_roughness(held_out["m1"], held_out["mask"])
     sigma = calibration.sigma(mc, ale, roughness, names)
-    truth = np.stack([held_out["truth"][:, TRUTH_NAMES.index(k)] for k in names], 1)
+    truth = truth_columns(held_out, names)
     inside = np.abs(mean - truth) <= sigma
     inside_mc = np.abs(mean - truth) <= mc
     # 192 intervals: a binomial 68% has sigma 3.4%, so this band is +-3.5 sigma

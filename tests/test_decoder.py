@@ -25,6 +25,12 @@ def _params(b, dtype=torch.float64, grad=False, **values):
     return {k: torch.full((b,), v, dtype=dtype, requires_grad=grad) for k, v in base.items()}
 
 
+def _one(inc_deg):
+    """Inclination, origin and steps of a single galaxy on the standard grid."""
+    inc = torch.tensor([np.radians(inc_deg)], dtype=torch.float64)
+    return (inc, *_grid(1))
+
+
 @pytest.fixture
 def decoder():
     exp = galkin.get_profile("exponential")()
@@ -103,8 +109,7 @@ def test_pa_offset_rotates_the_model(decoder):
 def test_beam_smearing_is_exact_for_moments(decoder):
     """M1 of the smeared model equals conv(M0*M1)/conv(M0) of the unsmeared one."""
     dec = decoder()
-    inc = torch.tensor([np.radians(55.0)], dtype=torch.float64)
-    origin, steps = _grid(1)
+    inc, origin, steps = _one(55.0)
     beams = torch.tensor([[3.0 / SIZE, 1.5 / SIZE, 0.4]], dtype=torch.float64)
     with torch.no_grad():
         s0, s1 = dec(_params(1), inc, origin, steps, (SIZE, SIZE), beams=beams)
@@ -179,8 +184,7 @@ def test_cost_is_quadratic_in_map_size(decoder):
 def test_model_dispersion_of_a_solid_body_disc(decoder):
     """A linear velocity field v = g x smeared by a Gaussian beam of sigma s has dispersion g s."""
     dec = decoder(scale_height=1e-4)
-    inc = torch.tensor([np.radians(60.0)], dtype=torch.float64)
-    origin, steps = _grid(1)
+    inc, origin, steps = _one(60.0)
     sigma_beam = 2.5 / SIZE
     beams = torch.tensor([[sigma_beam, sigma_beam, 0.0]], dtype=torch.float64)
     # r_turn >> field: V(R) = (2 v_max / pi) R / r_turn, so v_los = g x, g = 2 v_max / (pi r_turn)
@@ -198,8 +202,7 @@ def test_model_dispersion_of_a_solid_body_disc(decoder):
 def test_model_dispersion_peaks_where_the_rotation_curve_is_steep(decoder):
     """For an arctan curve the beam-smearing dispersion is largest at the centre."""
     dec = decoder()
-    inc = torch.tensor([np.radians(60.0)], dtype=torch.float64)
-    origin, steps = _grid(1)
+    inc, origin, steps = _one(60.0)
     beams = torch.tensor([[2.0 / SIZE, 2.0 / SIZE, 0.0]], dtype=torch.float64)
     with torch.no_grad():
         args = (_params(1), inc, origin, steps, (SIZE, SIZE))

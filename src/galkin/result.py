@@ -165,21 +165,20 @@ class FitResult:
             is empty or the maps have no dispersion).
         """
         edges = np.linspace(0, self.r_max.to_value(u.arcsec), n_bins + 1)
-        sigma = np.full(n_bins, np.nan)
         disp = self.prepared.maps.dispersion
         if disp is None:
-            return edges * u.arcsec, sigma * KM_S
+            return edges * u.arcsec, np.full(n_bins, np.nan) * KM_S
         mask = self.prepared.maps.mask
         squared = disp.to_value(KM_S)[mask] ** 2
         if beam_smearing:
             squared = squared - self.model_dispersion().to_value(KM_S)[mask] ** 2
-        good = np.isfinite(squared)
-        idx = np.digitize(self._disc_radius[good], edges) - 1
-        for k in range(n_bins):
-            sel = idx == k
-            if sel.any():
-                sigma[k] = np.sqrt(max(squared[good][sel].mean(), 0.0))
-        return edges * u.arcsec, sigma * KM_S
+        idx = np.digitize(self._disc_radius, edges) - 1
+        use = np.isfinite(squared) & (idx >= 0) & (idx < n_bins)
+        counts = np.bincount(idx[use], minlength=n_bins)
+        sums = np.bincount(idx[use], weights=squared[use], minlength=n_bins)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = sums / counts  # NaN in empty bins
+        return edges * u.arcsec, np.sqrt(np.clip(mean, 0.0, None)) * KM_S
 
     def flags(self):
         """Quality flags the thesis recommends for a single fit.
@@ -254,8 +253,12 @@ class FitResult:
         `~astropy.units.Quantity`
             km/s, the shape of the input maps.
         """
-        sigma = self._decode_input_grid(dispersion=True)[2]
-        return sigma * self.prepared.scales.velocity * KM_S
+        return self._model_sigma * KM_S
+
+    @functools.cached_property
+    def _model_sigma(self):
+        """`model_dispersion` in km/s, decoded once per result."""
+        return self._decode_input_grid(dispersion=True)[2] * self.prepared.scales.velocity
 
     def _decode_input_grid(self, dispersion):
         """The decoder's maps of the mean parameters on the input grid (decoder units)."""

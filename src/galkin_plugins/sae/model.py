@@ -8,7 +8,7 @@ from galkin.model import KinematicModel, ModelOutput
 
 from .calibration import ErrorCalibration, velocity_roughness
 from .network import SAENetwork
-from .pretrained import blind_network
+from .pretrained import blind_network, prediction_arrays
 from .training import TrainingConfig, predict, stack_prepared, train, warm_start
 
 __all__ = ["SAE", "SOLO_CONFIG", "COMBINED_CONFIG"]
@@ -161,17 +161,13 @@ class SAE(KinematicModel):
         # calibrated errors as samples of independent normals about the MC mean, so
         # that the physical conversion (e.g. V_max = V_max sin i / sin i) propagates them
         normal = np.random.default_rng(0).standard_normal(max(int(mc_samples), 200))
-        outputs = []
-        for r, rough in zip(results, roughness, strict=True):
-            names = tuple(r["samples"])
-            mc = np.array([r["samples"][k].std() for k in names])
-            ale = np.array([r["aleatoric"][k] for k in names])
-            sigma = calibration.sigma(mc[None], ale[None], rough, names)[0]
-            errors = {
-                name: r["samples"][name].mean() + sigma[k] * normal for k, name in enumerate(names)
-            }
-            outputs.append(_output(r, error_samples=errors))
-        return outputs
+        names = self.network.space.names
+        mean, mc, ale = prediction_arrays(results, names)
+        sigma = calibration.sigma(mc, ale, roughness, names)
+        return [
+            _output(r, error_samples={n: m[k] + s[k] * normal for k, n in enumerate(names)})
+            for r, m, s in zip(results, mean, sigma, strict=True)
+        ]
 
 
 def _output(r, *, history=(), error_samples=None):

@@ -32,6 +32,7 @@ __all__ = [
     "simulate_prepared",
     "simulate_set",
     "as_batch",
+    "truth_columns",
     "TRUTH_NAMES",
 ]
 
@@ -194,3 +195,8 @@ def as_batch(data, n=None):
         mask=torch.tensor(data["mask"][:n].astype(np.float32)),
         beams=torch.tensor(data["beam"][:n], dtype=torch.float32),
     )
+
+
+def truth_columns(data, names):
+    """``(N, len(names))`` decoder-unit truths of a :func:`simulate_set` set, in ``names`` order."""
+    return np.stack([data["truth"][:, TRUTH_NAMES.index(k)] for k in names], 1)
