@@ -14,25 +14,31 @@ import numpy as np
 
 from galkin_plugins.sae.simulations import simulate_set
 
-#: name -> (conditions, seed, number of galaxies)
+#: name -> (conditions, seed, number of galaxies, simulator particles). The
+#: particle count sets the shot noise of "noiseless" cubes: the "-clean" sets use
+#: galkin.simulate_cube's own 1,000,000 so the network also sees maps cleaner than
+#: the cheap 200,000-particle ones (and does not learn their noise texture).
 SETS = {
-    "train-survey": ("survey", 101, 9000),
-    "train-thesis": ("thesis", 102, 3000),
-    "calibrate": ("survey", 201, 2000),
-    "calibrate-thesis": ("thesis", 202, 1000),
+    "train-survey": ("survey", 101, 9000, 200_000),
+    "train-thesis": ("thesis", 102, 3000, 200_000),
+    "train-thesis-clean": ("thesis", 103, 3000, 1_000_000),
+    "train-survey-clean": ("survey", 104, 3000, 1_000_000),
+    "calibrate": ("survey", 201, 2000, 200_000),
+    "calibrate-thesis": ("thesis", 202, 1000, 200_000),
+    "calibrate-thesis-clean": ("thesis", 203, 1000, 1_000_000),
 }
 SHARD = 500
 
 
 def shard_paths(cache, name):
-    conditions, seed, n = SETS[name]
+    conditions, seed, n, _ = SETS[name]
     return [Path(cache) / f"{name}-{start:06d}.npz" for start in range(0, n, SHARD)]
 
 
 def build(cache, names, workers):
     Path(cache).mkdir(parents=True, exist_ok=True)
     for name in names:
-        conditions, seed, n = SETS[name]
+        conditions, seed, n, particles = SETS[name]
         for start, path in zip(range(0, n, SHARD), shard_paths(cache, name), strict=True):
             if path.exists():
                 continue
@@ -43,6 +49,7 @@ def build(cache, names, workers):
                 conditions=conditions,
                 workers=workers,
                 start=start,
+                n_particles=particles,
             )
             np.savez(path.with_suffix(".tmp.npz"), **data)
             path.with_suffix(".tmp.npz").rename(path)
