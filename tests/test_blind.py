@@ -10,7 +10,7 @@ from galkin import GalkinError, ModelWeightsError
 from galkin.plugins import get_profile
 from galkin.position_angle import angle_difference
 from galkin.weights import load_weights, save_weights
-from galkin_plugins.sae.calibration import ErrorCalibration, velocity_roughness
+from galkin_plugins.sae.calibration import ErrorCalibration, map_roughness, roughness_columns
 from galkin_plugins.sae.model import SAE
 from galkin_plugins.sae.pretrained import (
     ARCHITECTURE,
@@ -125,7 +125,9 @@ def test_blind_errors_cover_the_truth(held_out):
     names = ("inclination", "r_scale", "v_max", "r_turn")
     mean, mc, ale = prediction_arrays(rows, names)
     calibration = ErrorCalibration.from_metadata(meta["calibration"])
-    roughness = velocity_roughness(held_out["m1"], held_out["mask"])
+    roughness = roughness_columns(
+        held_out["m0"], held_out["m1"], held_out["mask"], names, net.space.moment0_names
+    )
     sigma = calibration.sigma(mc, ale, roughness, names)
     truth = truth_columns(held_out, names)
     inside = np.abs(mean - truth) <= sigma
@@ -163,16 +165,37 @@ def test_calibration_covers_68_percent_at_every_error_and_noise_level():
         ErrorCalibration.from_metadata({"scale": {}, "power": {}})
 
 
-def test_velocity_roughness_measures_the_noise_not_the_rotation():
+def test_calibration_reads_each_parameters_own_noise():
+    """Each parameter's factor follows the roughness of the map its encoder reads."""
+    rng = np.random.default_rng(4)
+    n = 8000
+    sigma = rng.uniform(0.5, 1.5, (n, 2))
+    roughness = rng.uniform(0.0, 0.1, (n, 2))  # moment 0 and moment 1, independent
+    noisy = roughness > 0.05
+    residual = sigma * np.where(noisy, 2.0, 1.0) * rng.standard_normal((n, 2))
+    own = ErrorCalibration.fit(residual, sigma, roughness, ("i", "v"))
+    inside = np.abs(residual) <= own.sigma(sigma, 0.0, roughness)
+    for k in range(2):
+        for group in (noisy[:, k], ~noisy[:, k]):
+            assert inside[group, k].mean() == pytest.approx(0.68, abs=0.04)
+    again = ErrorCalibration.from_metadata(own.to_metadata())
+    np.testing.assert_allclose(again.sigma(sigma, 0.0, roughness), own.sigma(sigma, 0.0, roughness))
+    # one map's noise for both: the other parameter's noisy galaxies are under-covered
+    shared = ErrorCalibration.fit(residual, sigma, roughness[:, 0], ("i", "v"))
+    inside = np.abs(residual) <= shared.sigma(sigma, 0.0, roughness[:, 0])
+    assert inside[noisy[:, 1], 1].mean() < 0.6
+
+
+def test_map_roughness_measures_the_noise_not_the_rotation():
     y, x = np.mgrid[:64, :64] - 31.5
     mask = (np.hypot(x, y) < 28).astype(np.float32)
     smooth = np.tanh(x / 8.0) * mask
     noise = np.random.default_rng(1).normal(0.0, 0.05, smooth.shape)
-    assert velocity_roughness(smooth, mask) < 0.005
-    noisy = velocity_roughness(smooth + noise * mask, mask)
+    assert map_roughness(smooth, mask) < 0.005
+    noisy = map_roughness(smooth + noise * mask, mask)
     # rms of n - median3(n) for white noise is ~1.1x the noise sigma
     assert 0.04 < noisy < 0.07
-    stack = velocity_roughness(np.stack([smooth, smooth + noise * mask]), np.stack([mask, mask]))
+    stack = map_roughness(np.stack([smooth, smooth + noise * mask]), np.stack([mask, mask]))
     assert stack.shape == (2,) and stack[1] == pytest.approx(noisy)
 
 

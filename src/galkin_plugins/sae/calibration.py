@@ -10,10 +10,14 @@ and over-confident on the second. So the calibrated error is
 
     sigma = f(s, roughness) * s,
 
-with ``f`` a table over quantile bins of ``s`` and of the velocity map's
-*roughness* (:func:`velocity_roughness`, the pixel-to-pixel scatter of the
-prepared moment-1 map: the noise, measured on the map itself, so it exists for
-every galaxy at inference). Each cell's factor is the 68th percentile of
+with ``f`` a table over quantile bins of ``s`` and of the *roughness*
+(:func:`map_roughness`, the pixel-to-pixel scatter: the noise, measured on the
+prepared map itself, so it exists for every galaxy at inference) of the map the
+parameter's encoder reads -- moment 0 for the moment-0 encoder's parameters
+(inclination, scale length), moment 1 for the others
+(:func:`roughness_columns`). Shot noise in a cube mostly disturbs the
+moment-0 map's shape, added noise mostly the velocities, so one map's noise
+does not rank the other encoder's errors. Each cell's factor is the 68th percentile of
 ``|pred - truth| / s`` of the held-out galaxies that fall in it, so that 68% of
 the truths lie inside the interval at every error level *and* every noise level.
 Values outside the calibrated range use the nearest cell.
@@ -26,22 +30,22 @@ from scipy import ndimage
 
 from galkin.exceptions import ModelWeightsError
 
-__all__ = ["ErrorCalibration", "velocity_roughness"]
+__all__ = ["ErrorCalibration", "map_roughness", "roughness_columns"]
 
 
-def velocity_roughness(moment1, mask):
-    """Pixel-to-pixel scatter of prepared moment-1 maps (units of ``v_scale``).
+def map_roughness(image, mask):
+    """Pixel-to-pixel scatter of prepared (normalised) moment maps.
 
-    The rms of ``moment1 - median3(moment1)`` over the mask shrunk by one pixel (a
-    smooth rotation field leaves almost nothing; noise does). Accepts one map
-    ``(H, W)`` or a stack ``(N, H, W)``; returns a float or ``(N,)`` array.
+    The rms of ``image - median3(image)`` over the mask shrunk by one pixel (a
+    smooth rotation field or disc leaves almost nothing; noise does). Accepts one
+    map ``(H, W)`` or a stack ``(N, H, W)``; returns a float or ``(N,)`` array.
     """
-    m1 = np.asarray(moment1, dtype=float)
+    image = np.asarray(image, dtype=float)
     mask = np.asarray(mask) > 0
-    if m1.ndim == 2:
-        return float(velocity_roughness(m1[None], mask[None])[0])
-    out = np.empty(len(m1))
-    for k, (v, good) in enumerate(zip(m1, mask, strict=True)):
+    if image.ndim == 2:
+        return float(map_roughness(image[None], mask[None])[0])
+    out = np.empty(len(image))
+    for k, (v, good) in enumerate(zip(image, mask, strict=True)):
         inner = ndimage.binary_erosion(good, iterations=1)
         use = inner if inner.sum() >= 20 else good
         d = (v - ndimage.median_filter(v, size=3))[use]
@@ -49,9 +53,29 @@ def velocity_roughness(moment1, mask):
     return out
 
 
+def roughness_columns(moment0, moment1, mask, names, moment0_names):
+    """``(N, P)`` roughness per galaxy and parameter: that of the map its encoder reads.
+
+    Parameters in ``moment0_names`` get the moment-0 map's roughness, the others
+    the moment-1 map's.
+    """
+    r0, r1 = map_roughness(moment0, mask), map_roughness(moment1, mask)
+    return np.stack([r0 if name in moment0_names else r1 for name in names], axis=-1)
+
+
 def _cell(values, edges):
     """Quantile-bin index of ``values`` (outside the edges: the nearest bin)."""
     return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+
+
+def _per_parameter(roughness, shape):
+    """``(N, P)`` roughness from ``(N, P)``, ``(N,)`` or a scalar."""
+    roughness = np.asarray(roughness, dtype=float)
+    if roughness.ndim < 2:
+        roughness = np.broadcast_to(np.atleast_1d(roughness)[:, None], shape)
+    if roughness.shape != tuple(shape):
+        raise ValueError(f"roughness has shape {roughness.shape}; expected {tuple(shape)}.")
+    return roughness
 
 
 @dataclasses.dataclass
@@ -64,8 +88,8 @@ class ErrorCalibration:
         Parameters, in the network's output order.
     sigma_edges : dict of str to `numpy.ndarray`
         Quantile-bin edges of ``s`` per parameter (decoder units).
-    roughness_edges : `numpy.ndarray`
-        Quantile-bin edges of the roughness.
+    roughness_edges : dict of str to `numpy.ndarray`
+        Quantile-bin edges of the roughness per parameter.
     factor : dict of str to `numpy.ndarray`
         ``(n_sigma_bins, n_roughness_bins)`` per parameter.
     level : float
@@ -74,7 +98,7 @@ class ErrorCalibration:
 
     names: tuple
     sigma_edges: dict
-    roughness_edges: np.ndarray
+    roughness_edges: dict
     factor: dict
     level: float = 0.68
 
@@ -99,7 +123,8 @@ class ErrorCalibration:
         residual, sigma : `numpy.ndarray`
             ``(N, P)`` prediction minus truth and the uncalibrated ``s``.
         roughness : `numpy.ndarray`
-            ``(N,)`` from :func:`velocity_roughness`.
+            ``(N, P)`` from :func:`roughness_columns`, or ``(N,)`` (one map's
+            roughness for every parameter).
         names : sequence of str
             The ``P`` parameter names.
         level : float, optional
@@ -112,14 +137,15 @@ class ErrorCalibration:
         """
         residual = np.abs(np.atleast_2d(residual))
         sigma = np.clip(np.atleast_2d(sigma), 1e-12, None)
-        roughness = np.asarray(roughness, dtype=float)
+        roughness = _per_parameter(roughness, residual.shape)
         use = np.ones(residual.shape, bool) if use is None else np.asarray(use, bool)
-        r_edges = np.quantile(roughness, np.linspace(0, 1, n_roughness_bins + 1))
-        sigma_edges, factor = {}, {}
+        sigma_edges, r_edges, factor = {}, {}, {}
+        quantiles = np.linspace(0, 1, n_roughness_bins + 1)
         for k, name in enumerate(names):
-            r, s, f = residual[use[:, k], k], sigma[use[:, k], k], roughness[use[:, k]]
+            r, s, f = residual[use[:, k], k], sigma[use[:, k], k], roughness[use[:, k], k]
             edges = np.quantile(s, np.linspace(0, 1, n_sigma_bins + 1))
-            rows, cols = _cell(s, edges), _cell(f, r_edges)
+            r_edges[name] = np.quantile(roughness[:, k], quantiles)
+            rows, cols = _cell(s, edges), _cell(f, r_edges[name])
             table = np.empty((n_sigma_bins, n_roughness_bins))
             for i in range(n_sigma_bins):
                 level_i = rows == i
@@ -135,22 +161,24 @@ class ErrorCalibration:
         """Calibrated 1-sigma errors, ``(N, P)`` for ``names`` (default all), decoder units."""
         names = self.names if names is None else tuple(names)
         s = np.atleast_2d(np.hypot(mc_std, aleatoric_std))
-        cols = _cell(np.atleast_1d(np.asarray(roughness, dtype=float)), self.roughness_edges)
-        out = np.empty(np.broadcast_shapes(s.shape, (len(cols), len(names))))
+        n = len(np.atleast_1d(np.asarray(roughness))) if np.ndim(roughness) else 1
+        out = np.empty(np.broadcast_shapes(s.shape, (n, len(names))))
         s = np.broadcast_to(s, out.shape)
+        roughness = _per_parameter(roughness, out.shape)
         for k, name in enumerate(names):
             rows = _cell(s[:, k], self.sigma_edges[name])
+            cols = _cell(roughness[:, k], self.roughness_edges[name])
             out[:, k] = self.factor[name][rows, cols] * s[:, k]
         return out
 
     def to_metadata(self):
         """Plain lists and floats, for the weights file's metadata."""
         return {
-            "method": "table: quantile bins of s x velocity roughness",
+            "method": "table: quantile bins of s x roughness of the encoder's map",
             "level": float(self.level),
             "names": list(self.names),
             "sigma_edges": {k: [float(x) for x in v] for k, v in self.sigma_edges.items()},
-            "roughness_edges": [float(x) for x in self.roughness_edges],
+            "roughness_edges": {k: [float(x) for x in v] for k, v in self.roughness_edges.items()},
             "factor": {k: np.asarray(v).tolist() for k, v in self.factor.items()},
         }
 
@@ -161,11 +189,11 @@ class ErrorCalibration:
             return cls(
                 names=tuple(metadata["names"]),
                 sigma_edges={k: np.asarray(v) for k, v in metadata["sigma_edges"].items()},
-                roughness_edges=np.asarray(metadata["roughness_edges"]),
+                roughness_edges={k: np.asarray(v) for k, v in metadata["roughness_edges"].items()},
                 factor={k: np.asarray(v) for k, v in metadata["factor"].items()},
                 level=float(metadata["level"]),
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, AttributeError) as exc:
             raise ModelWeightsError(
                 "The blind weights' error calibration is missing or in an older format "
                 f"({exc!r}); recalibrate them with "

@@ -6,7 +6,7 @@ import torch
 from galkin.exceptions import GalkinError, ModelWeightsError
 from galkin.model import KinematicModel, ModelOutput
 
-from .calibration import ErrorCalibration, velocity_roughness
+from .calibration import ErrorCalibration, roughness_columns
 from .network import SAENetwork
 from .pretrained import blind_network, prediction_arrays
 from .training import TrainingConfig, predict, stack_prepared, train, warm_start
@@ -157,12 +157,15 @@ class SAE(KinematicModel):
         calibration = ErrorCalibration.from_metadata(metadata["calibration"])
         batch = stack_prepared(targets)
         results = predict(self.network, batch, mc_samples=mc_samples, device=self.device)
-        roughness = velocity_roughness(batch.m1.numpy(), batch.mask.numpy())
         # calibrated errors as samples of independent normals about the MC mean, so
         # that the physical conversion (e.g. V_max = V_max sin i / sin i) propagates them
         normal = np.random.default_rng(0).standard_normal(max(int(mc_samples), 200))
-        names = self.network.space.names
+        space = self.network.space
+        names = space.names
         mean, mc, ale = prediction_arrays(results, names)
+        roughness = roughness_columns(
+            batch.m0.numpy(), batch.m1.numpy(), batch.mask.numpy(), names, space.moment0_names
+        )
         sigma = calibration.sigma(mc, ale, roughness, names)
         return [
             _output(r, error_samples={n: m[k] + s[k] * normal for k, n in enumerate(names)})
