@@ -95,7 +95,9 @@ def accuracy_table(title, result, compare=True):
         line = f"{key:15s} {sigma:9.4f} {res.mean():+9.4f}"
         if compare:
             lo, hi = bootstrap_sigma(res) / THESIS_SIGMA[key]
-            line += f" {THESIS_SIGMA[key]:8.3f} {sigma / THESIS_SIGMA[key]:6.2f} {lo:5.2f}-{hi:4.2f}"
+            line += (
+                f" {THESIS_SIGMA[key]:8.3f} {sigma / THESIS_SIGMA[key]:6.2f} {lo:5.2f}-{hi:4.2f}"
+            )
         cover = np.mean(np.abs(res) <= r["sigma"])
         cover_mc = np.mean(np.abs(res) <= r["mc"])
         print(line + f" {100 * cover:9.1f}% {100 * cover_mc:8.1f}%  {UNITS.get(key, 'deg')}")
