@@ -26,8 +26,7 @@ import time
 import numpy as np
 import torch
 
-from galkin_plugins.sae.calibration import ErrorCalibration, roughness_columns
-from galkin_plugins.sae.pretrained import blind_network, prediction_arrays
+from galkin_plugins.sae.pretrained import blind_network, calibrated_arrays
 from galkin_plugins.sae.simulations import TRUTH_NAMES, as_batch, simulate_set, truth_columns
 from galkin_plugins.sae.training import predict
 
@@ -46,14 +45,10 @@ def select_thesis(data):
 
 def evaluate(net, metadata, data, mc_samples=100):
     """Per-parameter (pred - true), calibrated sigma and MC sigma in benchmark units."""
-    rows = predict(net, as_batch(data), mc_samples=mc_samples, batch_size=512)
+    batch = as_batch(data)
+    rows = predict(net, batch, mc_samples=mc_samples, batch_size=512)
     names = net.space.names
-    mean, mc, ale = prediction_arrays(rows, names)
-    calibration = ErrorCalibration.from_metadata(metadata["calibration"])
-    roughness = roughness_columns(
-        data["m0"], data["m1"], data["mask"], names, net.space.moment0_names
-    )
-    sigma = calibration.sigma(mc, ale, roughness, names)
+    mean, mc, _, sigma = calibrated_arrays(net, metadata, rows, batch)
     truth = truth_columns(data, names)
     # benchmark units: degrees, fractions of the field, km/s of V_max sin i
     units = {

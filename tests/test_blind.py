@@ -10,13 +10,13 @@ from galkin import GalkinError, ModelWeightsError
 from galkin.plugins import get_profile
 from galkin.position_angle import angle_difference
 from galkin.weights import load_weights, save_weights
-from galkin_plugins.sae.calibration import ErrorCalibration, map_roughness, roughness_columns
+from galkin_plugins.sae.calibration import ErrorCalibration, map_roughness
 from galkin_plugins.sae.model import SAE
 from galkin_plugins.sae.pretrained import (
     ARCHITECTURE,
     BLIND_WEIGHTS,
     blind_network,
-    prediction_arrays,
+    calibrated_arrays,
 )
 from galkin_plugins.sae.simulations import as_batch, simulate_set, truth_columns
 from galkin_plugins.sae.training import TrainingConfig, predict
@@ -121,14 +121,10 @@ def test_blind_errors_cover_the_truth(held_out):
     elsewhere, so its coverage swings per parameter while the calibrated one does not.
     """
     net, meta = blind_network("exponential", "arctan", 64)
-    rows = predict(net, as_batch(held_out), mc_samples=100)
+    batch = as_batch(held_out)
+    rows = predict(net, batch, mc_samples=100)
     names = ("inclination", "r_scale", "v_max", "r_turn")
-    mean, mc, ale = prediction_arrays(rows, names)
-    calibration = ErrorCalibration.from_metadata(meta["calibration"])
-    roughness = roughness_columns(
-        held_out["m0"], held_out["m1"], held_out["mask"], names, net.space.moment0_names
-    )
-    sigma = calibration.sigma(mc, ale, roughness, names)
+    mean, mc, _, sigma = calibrated_arrays(net, meta, rows, batch, names)
     truth = truth_columns(held_out, names)
     inside = np.abs(mean - truth) <= sigma
     inside_mc = np.abs(mean - truth) <= mc

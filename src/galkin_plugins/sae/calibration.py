@@ -161,7 +161,7 @@ class ErrorCalibration:
         """Calibrated 1-sigma errors, ``(N, P)`` for ``names`` (default all), decoder units."""
         names = self.names if names is None else tuple(names)
         s = np.atleast_2d(np.hypot(mc_std, aleatoric_std))
-        n = len(np.atleast_1d(np.asarray(roughness))) if np.ndim(roughness) else 1
+        n = np.shape(roughness)[0] if np.ndim(roughness) else 1
         out = np.empty(np.broadcast_shapes(s.shape, (n, len(names))))
         s = np.broadcast_to(s, out.shape)
         roughness = _per_parameter(roughness, out.shape)

@@ -6,9 +6,8 @@ import torch
 from galkin.exceptions import GalkinError, ModelWeightsError
 from galkin.model import KinematicModel, ModelOutput
 
-from .calibration import ErrorCalibration, roughness_columns
 from .network import SAENetwork
-from .pretrained import blind_network, prediction_arrays
+from .pretrained import blind_network, calibrated_arrays
 from .training import TrainingConfig, predict, stack_prepared, train, warm_start
 
 __all__ = ["SAE", "SOLO_CONFIG", "COMBINED_CONFIG"]
@@ -154,19 +153,13 @@ class SAE(KinematicModel):
         self.network, metadata = self._pretrained(size, weights, self.device)
         if seed is not None:  # after loading: building a network draws random numbers
             torch.manual_seed(int(seed))
-        calibration = ErrorCalibration.from_metadata(metadata["calibration"])
         batch = stack_prepared(targets)
         results = predict(self.network, batch, mc_samples=mc_samples, device=self.device)
         # calibrated errors as samples of independent normals about the MC mean, so
         # that the physical conversion (e.g. V_max = V_max sin i / sin i) propagates them
         normal = np.random.default_rng(0).standard_normal(max(int(mc_samples), 200))
-        space = self.network.space
-        names = space.names
-        mean, mc, ale = prediction_arrays(results, names)
-        roughness = roughness_columns(
-            batch.m0.numpy(), batch.m1.numpy(), batch.mask.numpy(), names, space.moment0_names
-        )
-        sigma = calibration.sigma(mc, ale, roughness, names)
+        names = self.network.space.names
+        mean, _, _, sigma = calibrated_arrays(self.network, metadata, results, batch)
         return [
             _output(r, error_samples={n: m[k] + s[k] * normal for k, n in enumerate(names)})
             for r, m, s in zip(results, mean, sigma, strict=True)

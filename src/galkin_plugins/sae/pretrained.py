@@ -20,6 +20,7 @@ import numpy as np
 from galkin.exceptions import GalkinError, ModelWeightsError
 from galkin.weights import load_weights
 
+from .calibration import ErrorCalibration, roughness_columns
 from .network import SAENetwork
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "RETRAIN",
     "blind_network",
     "prediction_arrays",
+    "calibrated_arrays",
 ]
 
 #: Architecture tag stored in (and required of) blind weights files.
@@ -111,3 +113,23 @@ def prediction_arrays(rows, names):
     mc = np.array([[r["samples"][k].std() for k in names] for r in rows])
     aleatoric = np.array([[r["aleatoric"][k] for k in names] for r in rows])
     return mean, mc, aleatoric
+
+
+def calibrated_arrays(net, metadata, rows, batch, names=None):
+    """:func:`prediction_arrays` plus the calibrated 1-sigma errors of the blind weights.
+
+    ``rows`` are :func:`~.training.predict`'s output for the maps in ``batch`` (a
+    ``MapBatch``); the calibration in ``metadata`` reads each map's roughness.
+
+    Returns
+    -------
+    mean, mc, aleatoric, sigma : `numpy.ndarray`
+        ``(N, len(names))`` each (default ``net.space.names``), decoder units.
+    """
+    names = net.space.names if names is None else tuple(names)
+    mean, mc, ale = prediction_arrays(rows, names)
+    roughness = roughness_columns(
+        batch.m0.numpy(), batch.m1.numpy(), batch.mask.numpy(), names, net.space.moment0_names
+    )
+    calibration = ErrorCalibration.from_metadata(metadata["calibration"])
+    return mean, mc, ale, calibration.sigma(mc, ale, roughness, names)
