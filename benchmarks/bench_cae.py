@@ -22,7 +22,7 @@ maps can be expected to reach.
 """
 
 import argparse
-import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,9 @@ from galkin_plugins.cae import CAEClassifier
 from galkin_plugins.cae.latent import equal_rate_boundary, pa_sigma
 from galkin_plugins.cae.network import ConvAutoencoder
 from galkin_plugins.cae.training import INCLINATION_BINS, kappa_weights, make_views
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import train_cae  # noqa: E402
 
 THESIS_RECALL = {"noiseless": 0.85, "S/N=10": 0.825}
 THESIS_PA = "+-23 (32.5 deg) ... +-17 (82.5 deg)"
@@ -60,12 +63,7 @@ def evaluate(clf, data):
 
 def supervised_bound(tests, epochs=60, seed=0):
     """Recall of a supervised CNN trained on the CAE's training images (see the notes)."""
-    cache = Path(os.environ.get("GALKIN_CACHE", Path.home() / ".cache" / "galkin"))
-    path = cache / "cae_train_g1600_v8_n0.5_s2024.npz"  # scripts/train_cae.py defaults
-    if path.exists():
-        data = dict(np.load(path))
-    else:
-        data = make_views(1600, views=8, snr=(5.0, 20.0), noisy_fraction=0.5, seed=2024)
+    data, _ = train_cae.training_set()  # the shipped weights' training images
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     encoder = ConvAutoencoder().encoder

@@ -20,6 +20,20 @@ from galkin_plugins.cae.training import calibrate, encode, make_views, train
 from galkin_plugins.cae.weights import DEFAULT_WEIGHTS, save_weights
 
 
+def training_set(galaxies=1600, views=8, noisy_fraction=0.5, seed=2024):
+    """The training images of make_views, cached in $GALKIN_CACHE: ``(data, path)``."""
+    cache = Path(os.environ.get("GALKIN_CACHE", Path.home() / ".cache" / "galkin"))
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"cae_train_g{galaxies}_v{views}_n{noisy_fraction}_s{seed}.npz"
+    if path.exists():
+        return dict(np.load(path)), path
+    data = make_views(
+        galaxies, views=views, snr=(5.0, 20.0), noisy_fraction=noisy_fraction, seed=seed
+    )
+    np.savez_compressed(path, **data)
+    return data, path
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--galaxies", type=int, default=1600)
@@ -33,22 +47,8 @@ def main(argv=None):
     p.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    cache = Path(os.environ.get("GALKIN_CACHE", Path.home() / ".cache" / "galkin"))
-    cache.mkdir(parents=True, exist_ok=True)
-    name = f"cae_train_g{args.galaxies}_v{args.views}_n{args.noisy_fraction}_s{args.seed}.npz"
-    path = cache / name
     t0 = time.perf_counter()
-    if path.exists():
-        data = dict(np.load(path))
-    else:
-        data = make_views(
-            args.galaxies,
-            views=args.views,
-            snr=(5.0, 20.0),
-            noisy_fraction=args.noisy_fraction,
-            seed=args.seed,
-        )
-        np.savez_compressed(path, **data)
+    data, path = training_set(args.galaxies, args.views, args.noisy_fraction, args.seed)
     t1 = time.perf_counter()
     print(
         f"{len(data['kappa'])} images ({(data['kappa'] > 0.5).mean():.0%} regular) "
