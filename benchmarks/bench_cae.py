@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from galkin.particles import GALAXY_KINDS
+from galkin.simulation.particles import GALAXY_KINDS
 from galkin_plugins.cae import CAEClassifier
 from galkin_plugins.cae.latent import equal_rate_boundary, pa_sigma
 from galkin_plugins.cae.network import ConvAutoencoder

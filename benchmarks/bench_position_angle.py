@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 
-from galkin.analytic import irregular_mask, thin_disc
 from galkin.position_angle import angle_difference
+from galkin.simulation.analytic import irregular_mask, thin_disc
 from galkin_plugins.pafit_pa import PafitEstimator
 from galkin_plugins.symmetry_pa import SymmetryEstimator
 

@@ -214,7 +214,7 @@ def test_mc_samples_reuse_the_trunk(monkeypatch, held_out):
 
 # ---------------------------------------------------------------------------- combined mode
 def test_combined_mode_starts_from_the_blind_weights(held_out):
-    from galkin.cube import maps_from_cube
+    from galkin.io.cube import maps_from_cube
     from galkin.preprocess import prepare
 
     cubes = [

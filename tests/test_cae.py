@@ -5,8 +5,8 @@ from astropy import units as u
 
 import galkin
 from galkin.exceptions import GalkinError, ModelWeightsError
-from galkin.maps import KinematicMaps
-from galkin.particles import GALAXY_KINDS, observe, random_galaxy
+from galkin.io.maps import KinematicMaps
+from galkin.simulation.particles import GALAXY_KINDS, observe, random_galaxy
 from galkin_plugins.cae import ARCHITECTURE, CAEClassifier, ConvAutoencoder
 from galkin_plugins.cae import latent as lat
 from galkin_plugins.cae.training import calibrate, encode, kappa_weights, make_views, train

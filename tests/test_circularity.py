@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from galkin.circularity import circularity, rotate_to_angular_momentum
 from galkin.exceptions import GalkinError
+from galkin.simulation.circularity import circularity, rotate_to_angular_momentum
 
 
 def _random_rotation(rng):

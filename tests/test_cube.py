@@ -1,6 +1,6 @@
-"""Tests of `galkin.cube.maps_from_cube`: moment maps, noise and masks from spectral cubes.
+"""Tests of `galkin.io.cube.maps_from_cube`: moment maps, noise and masks from spectral cubes.
 
-The cubes are small rotating exponential discs built here (not with galkin.simulate), observed
+The cubes are small rotating exponential discs built here (not with galkin.simulate_cube), observed
 with a Gaussian beam and beam-correlated Gaussian noise, so every assertion compares a recovered
 quantity with the truth that made the cube.
 """
@@ -18,12 +18,12 @@ from radio_beam import Beam, Beams
 from regions import CircleSkyRegion, EllipsePixelRegion, PixCoord
 from scipy import ndimage
 
-from galkin import GalkinError, GalkinWarning, KinematicMaps
+from galkin import GalkinError, GalkinWarning
 
 # spectral-cube 0.7 emits an AstropyPendingDeprecationWarning when first imported, which
-# filterwarnings=error would turn into a collection error; galkin.cube imports it with that
+# filterwarnings=error would turn into a collection error; galkin.io.cube imports it with that
 # one warning silenced, so the test takes the classes from there.
-from galkin.cube import (
+from galkin.io.cube import (
     SpectralCube,
     StokesSpectralCube,
     VaryingResolutionSpectralCube,
@@ -377,7 +377,7 @@ def test_stokes_axis_of_length_one(truth, tmp_path):
 
 
 def test_priors_name_and_delegation(cube):
-    maps = KinematicMaps.from_cube(
+    maps = maps_from_cube(
         cube, center=(31.5, 31.5), position_angle=90 * u.deg, systemic_velocity=VSYS * KMS
     )
     assert maps.center == (31.5, 31.5) and u.isclose(maps.systemic_velocity, VSYS * KMS)

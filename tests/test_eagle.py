@@ -4,7 +4,7 @@ from astropy import units as u
 
 h5py = pytest.importorskip("h5py")
 
-from galkin.eagle import read_eagle  # noqa: E402
+from galkin.simulation.eagle import read_eagle  # noqa: E402
 
 A, H = 0.8, 0.6777  # expansion factor and Hubble parameter written in the header
 MPC_CM, KMS_CM, MSUN_G = 3.085678e24, 1e5, 1.989e33

@@ -100,7 +100,7 @@ def test_rotation_curve_and_plot(result, tmp_path):
 
 
 def test_fit_accepts_kinematic_maps(cube):
-    maps = KinematicMaps.from_cube(cube)
+    maps = galkin.maps_from_cube(cube)
     res = galkin.fit(maps, seed=1, mc_samples=10)
     assert abs(res.inclination - TRUTH["inclination"]) < 6 * u.deg
 
@@ -145,7 +145,7 @@ def test_frequency_cube_without_rest_frequency():
     header = freq.header
     header.remove("RESTFRQ", ignore_missing=True)
     header.remove("RESTFREQ", ignore_missing=True)
-    from galkin.cube import SpectralCube
+    from galkin.io.cube import SpectralCube
 
     stripped = SpectralCube(data=freq.unmasked_data[:], wcs=galkin_wcs_without_rest(freq))
     with pytest.raises(GalkinError, match="rest_frequency"):
@@ -173,7 +173,7 @@ def test_missing_file():
 
 
 def test_beam_override_on_maps(cube):
-    maps = KinematicMaps.from_cube(cube)
+    maps = galkin.maps_from_cube(cube)
     assert galkin.fitting.as_maps(maps, beam=Beam(5 * u.arcsec)).beam.major == 5 * u.arcsec
 
 

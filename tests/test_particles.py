@@ -3,7 +3,7 @@ import pytest
 from astropy import units as u
 
 from galkin.exceptions import GalkinError
-from galkin.particles import GALAXY_KINDS, observe, random_galaxy
+from galkin.simulation.particles import GALAXY_KINDS, observe, random_galaxy
 from galkin.velocity_image import velocity_image
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import galkin
-from galkin.analytic import irregular_mask, thin_disc
 from galkin.exceptions import GalkinError
 from galkin.position_angle import PositionAngleEstimator, angle_difference, wrap_angle
+from galkin.simulation.analytic import irregular_mask, thin_disc
 from galkin_plugins.pafit_pa import PafitEstimator
 from galkin_plugins.symmetry_pa import SymmetryEstimator
 

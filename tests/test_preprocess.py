@@ -6,8 +6,8 @@ from astropy import units as u
 from radio_beam import Beam
 
 from galkin import GalkinError, KinematicMaps
-from galkin.analytic import thin_disc
 from galkin.preprocess import prepare
+from galkin.simulation.analytic import thin_disc
 
 
 def disc_maps(pa_deg, inc_deg=60.0, n=64, pixel=1.0, vsys=1000.0, beam=None, center=None):

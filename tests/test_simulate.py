@@ -1,4 +1,4 @@
-"""Tests of `galkin.simulate.simulate_cube`: the mock cubes must carry the physics they claim."""
+"""Tests of `galkin.simulate_cube`: the mock cubes must carry the physics they claim."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from astropy.coordinates import SkyCoord
 from radio_beam import Beam
 
 from galkin import GalkinError
-from galkin.simulate import beam_kernel, simulate_cube
+from galkin.simulation.simulate import beam_kernel, simulate_cube
 
 KMS = u.km / u.s
 

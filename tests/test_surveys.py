@@ -19,7 +19,7 @@ from radio_beam import Beam
 
 import galkin
 from galkin import GalkinError, KinematicMaps, RejectedGalaxy
-from galkin.loading import identify
+from galkin.io.loading import identify
 from galkin_plugins.sae.model import SOLO_CONFIG
 from galkin_plugins.surveys import AlmaAdapter, HIAdapter, MangaAdapter, SamiAdapter
 from galkin_plugins.surveys.writers import (

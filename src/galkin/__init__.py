@@ -12,7 +12,7 @@ torch is imported only when a model runs, so ``import galkin`` stays fast.
 from ._version import __version__
 from .exceptions import GalkinError, GalkinWarning, ModelWeightsError, PluginError, RejectedGalaxy
 from .hookspecs import hookimpl
-from .maps import KinematicMaps
+from .io.maps import KinematicMaps
 from .plugins import (
     get_model,
     get_pa_estimator,
@@ -38,6 +38,7 @@ __all__ = [
     "fit",
     "fit_many",
     "load",
+    "maps_from_cube",
     "FitResult",
     "simulate_cube",
     "classify",
@@ -69,11 +70,15 @@ def __getattr__(name):
 
         return fit_many
     if name == "load":
-        from .loading import load
+        from .io.loading import load
 
         return load
+    if name == "maps_from_cube":
+        from .io.cube import maps_from_cube
+
+        return maps_from_cube
     if name == "simulate_cube":
-        from .simulate import simulate_cube
+        from .simulation.simulate import simulate_cube
 
         return simulate_cube
     if name == "classify":

@@ -17,9 +17,9 @@ import numpy as np
 from astropy import units as u
 from astropy.table import QTable
 
-from .cube import is_cube, maps_from_cube
 from .exceptions import GalkinError
-from .maps import KinematicMaps
+from .io.cube import is_cube, maps_from_cube
+from .io.maps import KinematicMaps
 from .units import KM_S, as_quantity
 
 __all__ = ["classify", "Classification", "DEFAULT_CLASSIFIER"]

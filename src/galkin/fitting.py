@@ -1,7 +1,7 @@
 """`galkin.fit`: one galaxy in, a `FitResult` out.
 
 The data path, top to bottom: input (cube, maps, or file) -> `KinematicMaps`
-(:mod:`galkin.cube`) -> normalised network maps (:mod:`galkin.preprocess`) ->
+(:mod:`galkin.io.cube`) -> normalised network maps (:mod:`galkin.preprocess`) ->
 a registered kinematic model (the SAE by default) with registered profiles ->
 `FitResult` (:mod:`galkin.result`).
 """
@@ -13,7 +13,7 @@ import numpy as np
 from astropy import units as u
 
 from .exceptions import GalkinError
-from .maps import KinematicMaps
+from .io.maps import KinematicMaps
 from .plugins import get_model, get_profile
 from .preprocess import DEFAULT_SIZE, prepare
 
@@ -33,12 +33,12 @@ def as_maps(data, *, beam=None, rest_frequency=None, region=None, mask="smooth")
     region : `regions.PixelRegion` or `regions.SkyRegion`, optional
         Restrict the fit to this region.
     mask : {"smooth", "clip", "none"}, optional
-        Cube masking method (see :func:`galkin.cube.maps_from_cube`).
+        Cube masking method (see :func:`galkin.io.cube.maps_from_cube`).
     """
-    from .cube import SpectralCube, is_cube
+    from .io.cube import SpectralCube, is_cube
 
     if isinstance(data, (str, Path)):
-        from .loading import identify, load
+        from .io.loading import identify, load
 
         path = Path(data)
         if not path.exists():
@@ -58,7 +58,7 @@ def as_maps(data, *, beam=None, rest_frequency=None, region=None, mask="smooth")
                     "and pass the SpectralCube or KinematicMaps."
                 ) from exc
     if is_cube(data):
-        from .cube import maps_from_cube
+        from .io.cube import maps_from_cube
 
         return maps_from_cube(
             data, rest_frequency=rest_frequency, beam=beam, region=region, mask=mask

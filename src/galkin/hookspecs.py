@@ -53,7 +53,7 @@ def galkin_register_models():
 
 @hookspec
 def galkin_register_survey_adapters():
-    """Return survey adapter classes (subclasses of `~galkin.survey.SurveyAdapter`).
+    """Return survey adapter classes (subclasses of `~galkin.io.survey.SurveyAdapter`).
 
     Returns
     -------

@@ -26,7 +26,7 @@ from scipy import ndimage
 
 from .exceptions import GalkinError
 from .geometry import rotation_to_disc, sky_offsets
-from .maps import KinematicMaps
+from .io.maps import KinematicMaps
 from .units import KM_S, as_value
 
 __all__ = ["Scales", "PreparedMaps", "prepare", "DEFAULT_SIZE", "FWHM_PER_SIGMA"]

@@ -1,6 +1,6 @@
 """The CAE training recipe (thesis §2.2.5) on simulated particle galaxies.
 
-:func:`make_views` observes galaxies from :func:`galkin.particles.random_galaxy`
+:func:`make_views` observes galaxies from :func:`galkin.simulation.particles.random_galaxy`
 at random PA (0-360 deg) and inclination (5-85 deg); :func:`train` minimises the
 masked MSE with Adam, halving the learning rate every ``halve_every`` epochs,
 drawing images with a weighted sampler (with replacement) that balances kappa
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from astropy import units as u
 
-from galkin.particles import observe, random_galaxy
+from galkin.simulation.particles import observe, random_galaxy
 from galkin.velocity_image import velocity_image
 
 from . import latent as lat

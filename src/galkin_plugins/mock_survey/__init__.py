@@ -6,7 +6,7 @@ an injected reverse Tully-Fisher relation (TFR),
 .. math:: \log_{10} V_c = m\,(\log_{10} M_\star - p) + c + \mathcal{N}(0, \epsilon),
 
 simulates each galaxy's Halpha disc with :func:`galkin.simulate_cube` and
-:func:`galkin.cube.maps_from_cube`, and writes MaNGA DAP MAPS files and SAMI map
+:func:`galkin.io.cube.maps_from_cube`, and writes MaNGA DAP MAPS files and SAMI map
 files (:mod:`galkin_plugins.surveys.writers`) with a user catalogue.
 :func:`run_mock_survey` then runs the thesis's Chapter 4 pipeline on the files:
 ``galkin.fit_many`` (each file read by ``galkin.load``) -> join the catalogue ->

@@ -69,7 +69,7 @@ def _simulate(row, v_max, dispersion, *, seed, n_particles, flat=False):
 
 def _observe(row, rng, n_particles):
     """Simulate one galaxy; return its noisy maps, errors and truths (floats)."""
-    from galkin.cube import maps_from_cube
+    from galkin.io.cube import maps_from_cube
 
     seed = int(rng.integers(2**31))
     side = int(row["shape"])

@@ -2,7 +2,7 @@
 
 Each galaxy goes through exactly the data path a user's cube does --
 :func:`galkin.simulate_cube` (particles, beam, Eq. 2.2 noise) ->
-:func:`galkin.cube.maps_from_cube` (moments and mask) -> :func:`galkin.preprocess.prepare`
+:func:`galkin.io.cube.maps_from_cube` (moments and mask) -> :func:`galkin.preprocess.prepare`
 (centre, position angle, resampling, normalisation) -- and its true parameters
 are converted into the decoder units the network outputs, using the same
 :class:`~galkin.preprocess.Scales` that convert predictions back.
@@ -83,9 +83,9 @@ def simulate_prepared(params, *, seed, n_particles=200_000):
         Decoder-unit truths (:data:`TRUTH_NAMES`) plus ``beam_fwhm_field`` (beam FWHM
         in field units) for the thesis's resolution cut.
     """
-    from galkin.cube import maps_from_cube
+    from galkin.io.cube import maps_from_cube
     from galkin.preprocess import prepare
-    from galkin.simulate import simulate_cube
+    from galkin.simulation.simulate import simulate_cube
 
     c = (_SIZE - 1) / 2.0
     dx, dy = params["center_offset"]

@@ -68,7 +68,7 @@ def quiet_fits():
 
 def read_cube(path):
     """Read a FITS cube with spectral-cube (Stokes I of a Stokes cube, beam table if any)."""
-    from galkin.cube import SpectralCube
+    from galkin.io.cube import SpectralCube
 
     with quiet_fits():
         try:
@@ -106,7 +106,7 @@ def rest_frequency(header):
 
 
 def cube_to_maps(path, header, *, survey, beam=None, return_cube=False, **kwargs):
-    """Read a radio cube and take its moments with :func:`galkin.cube.maps_from_cube`.
+    """Read a radio cube and take its moments with :func:`galkin.io.cube.maps_from_cube`.
 
     The beam is handled explicitly: ``beam`` if given, else the cube's beam table
     (a multi-beam cube is convolved to its common beam), else the header's beam
@@ -116,7 +116,7 @@ def cube_to_maps(path, header, *, survey, beam=None, return_cube=False, **kwargs
     -------
     `~galkin.KinematicMaps`, or the `~spectral_cube.SpectralCube` when ``return_cube``.
     """
-    from galkin.cube import VaryingResolutionSpectralCube, maps_from_cube
+    from galkin.io.cube import VaryingResolutionSpectralCube, maps_from_cube
 
     if header is None:
         raise GalkinError(f"{path} is not a FITS file: expected a FITS cube.")

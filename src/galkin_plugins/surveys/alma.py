@@ -8,13 +8,13 @@ brightness in Jy/beam; one restoring beam in BMAJ/BMIN/BPA (degrees) or, for
 cubes imaged with per-channel beams, ``CASAMBM = T`` and a binary table
 extension ``BEAMS`` (columns BMAJ, BMIN in arcsec, BPA in deg, CHAN, POL), which
 spectral-cube reads as a `~spectral_cube.VaryingResolutionSpectralCube` that
-:func:`galkin.cube.maps_from_cube` convolves to the common beam.
+:func:`galkin.io.cube.maps_from_cube` convolves to the common beam.
 
 No public ALMA file is shipped with galkin's tests: they use small synthetic
 files written to this data model (``tests/test_surveys.py``).
 """
 
-from galkin.survey import SurveyAdapter
+from galkin.io.survey import SurveyAdapter
 
 from ._common import cube_to_maps, spectral_axis
 from .hi import is_hi_cube
@@ -28,7 +28,7 @@ class AlmaAdapter(SurveyAdapter):
     Identified by TELESCOP containing 'ALMA', or by ORIGIN 'CASA ...' with a
     frequency axis (when the HI adapter does not claim it), for files with a
     spectral axis of more than one channel.  Loading reads the cube with
-    spectral-cube and takes its moments with :func:`galkin.cube.maps_from_cube`.
+    spectral-cube and takes its moments with :func:`galkin.io.cube.maps_from_cube`.
     """
 
     name = "alma"
@@ -56,7 +56,7 @@ class AlmaAdapter(SurveyAdapter):
         return_cube : bool, optional
             Return the `~spectral_cube.SpectralCube` (Stokes I) instead of maps.
         **kwargs
-            Passed to :func:`galkin.cube.maps_from_cube`: ``rest_frequency``,
+            Passed to :func:`galkin.io.cube.maps_from_cube`: ``rest_frequency``,
             ``velocity_convention``, ``mask``, ``clip_sigma``, ``noise``, ``region``,
             ``name``, ``center``, ``position_angle``, ``systemic_velocity``.
 
@@ -66,7 +66,7 @@ class AlmaAdapter(SurveyAdapter):
             ``meta`` records the survey ('alma'), the file, the beam's source and
             how the moments were made.
         """
-        from galkin.loading import read_primary_header
+        from galkin.io.loading import read_primary_header
 
         header = read_primary_header(path)
         return cube_to_maps(

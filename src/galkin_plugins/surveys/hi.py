@@ -27,8 +27,8 @@ import numpy as np
 from astropy import units as u
 
 from galkin.exceptions import GalkinError
-from galkin.maps import KinematicMaps
-from galkin.survey import SurveyAdapter
+from galkin.io.maps import KinematicMaps
+from galkin.io.survey import SurveyAdapter
 from galkin.units import KM_S, as_quantity
 
 from ._common import (
@@ -118,7 +118,7 @@ def _sibling_cube_range(prefix_path):
         cube = prefix_path.with_name(prefix_path.name + suffix)
         if not cube.is_file():
             continue
-        from galkin.loading import read_primary_header
+        from galkin.io.loading import read_primary_header
 
         header = read_primary_header(cube)
         axis, ctype = spectral_axis(header)
@@ -152,7 +152,7 @@ class HIAdapter(SurveyAdapter):
         return is_hi_cube(header)
 
     def load(self, path, *, beam=None, return_cube=False, velocity_range=None, **kwargs):
-        """Read an HI cube (moments via :func:`galkin.cube.maps_from_cube`) or moment maps.
+        """Read an HI cube (moments via :func:`galkin.io.cube.maps_from_cube`) or moment maps.
 
         Parameters
         ----------
@@ -167,7 +167,7 @@ class HIAdapter(SurveyAdapter):
             For moment maps: ``(low, high)``; moment-1 values outside are masked.
             Default: the spectral range of the sibling cube, if any.
         **kwargs
-            For a cube, passed to :func:`galkin.cube.maps_from_cube`
+            For a cube, passed to :func:`galkin.io.cube.maps_from_cube`
             (``rest_frequency``, ``mask``, ``clip_sigma``, ``noise``, ``region``,
             ``name``, priors); for moment maps ``name``, ``region``, ``center``,
             ``position_angle`` and ``systemic_velocity``.
@@ -181,7 +181,7 @@ class HIAdapter(SurveyAdapter):
             raise GalkinError(f"{Path(path).name} is a moment map, not a cube: drop return_cube.")
         if files is not None:
             return self._load_moments(files, beam=beam, velocity_range=velocity_range, **kwargs)
-        from galkin.loading import read_primary_header
+        from galkin.io.loading import read_primary_header
 
         header = read_primary_header(path)
         axis, ctype = spectral_axis(header)

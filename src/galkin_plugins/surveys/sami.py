@@ -42,8 +42,8 @@ import numpy as np
 from astropy import units as u
 
 from galkin.exceptions import GalkinError, RejectedGalaxy
-from galkin.maps import KinematicMaps
-from galkin.survey import SurveyAdapter
+from galkin.io.maps import KinematicMaps
+from galkin.io.survey import SurveyAdapter
 from galkin.units import KM_S
 
 from ._common import (

@@ -28,8 +28,8 @@ from astropy.wcs import WCS
 from radio_beam import Beam
 from scipy.signal import fftconvolve
 
-from .exceptions import GalkinError
-from .units import KM_S, as_value
+from ..exceptions import GalkinError
+from ..units import KM_S, as_value
 
 __all__ = ["simulate_cube"]
 
@@ -121,7 +121,7 @@ def _wcs(shape, center, pixel_scale, sky_center, velocities, dv, spectral_axis, 
 
 def _spectral_cube_class():
     """Import `~spectral_cube.SpectralCube` lazily (keeps ``import galkin`` light)."""
-    from .cube import SpectralCube
+    from ..io.cube import SpectralCube
 
     return SpectralCube
 
@@ -217,7 +217,7 @@ def simulate_cube(
     Examples
     --------
     >>> from astropy import units as u
-    >>> from galkin.simulate import simulate_cube
+    >>> from galkin.simulation.simulate import simulate_cube
     >>> cube = simulate_cube(inclination=60 * u.deg, position_angle=90 * u.deg,
     ...                      v_max=200 * u.km / u.s, r_turn=3 * u.arcsec,
     ...                      r_scale=6 * u.arcsec, shape=(32, 32),

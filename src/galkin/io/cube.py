@@ -3,7 +3,7 @@
 The path, top to bottom: check the input is a `~spectral_cube.SpectralCube`
 (Stokes I is taken from a Stokes cube; a multi-beam cube is convolved to a
 common beam), put the spectral axis in km/s, find the beam, measure the noise
-in line-free channels, build a 3-D emission mask (:mod:`galkin.masking`), and
+in line-free channels, build a 3-D emission mask (:mod:`galkin.io.masking`), and
 take moments 0, 1 and 2 with spectral-cube.  Pixels without unmasked emission
 are blank (NaN) and invalid in the mask of the returned
 `~galkin.KinematicMaps`; how the maps were made is recorded in its ``meta``.
@@ -17,10 +17,10 @@ from astropy.utils.exceptions import AstropyPendingDeprecationWarning
 from astropy.wcs import FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_scales
 
+from ..exceptions import GalkinError
+from ..units import KM_S, as_quantity
 from . import masking
-from .exceptions import GalkinError
 from .maps import KinematicMaps, _as_beam
-from .units import KM_S, as_quantity
 
 with warnings.catch_warnings():
     # spectral-cube 0.7 imports astropy's deprecated COPY_IF_NEEDED when imported.
@@ -293,13 +293,13 @@ def maps_from_cube(
         optical for wavelength.  A velocity axis keeps its own convention.
     mask : {'smooth', 'clip', 'none'}, optional
         Emission mask: smooth mask (Dame 2011), clipping, or none.  See
-        :mod:`galkin.masking`.
+        :mod:`galkin.io.masking`.
     clip_sigma : float, optional
         Threshold in units of the rms: default 4 for 'smooth' (rms of the
         smoothed cube) and 3 for 'clip'.
     noise : `~astropy.units.Quantity`, optional
         Noise rms per channel in the cube's brightness unit; default: measured
-        in the line-free channels (:func:`galkin.masking.estimate_rms`).
+        in the line-free channels (:func:`galkin.io.masking.estimate_rms`).
     region : `regions.PixelRegion` or `regions.SkyRegion`, optional
         Keep only pixels inside it (:meth:`KinematicMaps.restrict`).
     beam : `radio_beam.Beam` or `~astropy.units.Quantity`, optional

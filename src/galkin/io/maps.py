@@ -2,16 +2,17 @@
 
 Moment maps with units, a mask of valid pixels, the pixel scale and orientation
 on the sky, the beam, and optional priors (centre, position angle, systemic
-velocity).  Cubes become `KinematicMaps` through :meth:`KinematicMaps.from_cube`;
-IFU velocity maps are wrapped directly.
+velocity).  Cubes become `KinematicMaps` through
+:func:`galkin.io.cube.maps_from_cube` (which imports this module, never the
+reverse); IFU velocity maps are wrapped directly.
 """
 
 import numpy as np
 from astropy import units as u
 from radio_beam import Beam
 
-from .exceptions import GalkinError
-from .units import KM_S, as_quantity
+from ..exceptions import GalkinError
+from ..units import KM_S, as_quantity
 
 __all__ = ["KinematicMaps", "MIN_VALID_PIXELS"]
 
@@ -32,7 +33,7 @@ def _as_map(value, name, shape=None, physical_type=None):
     if physical_type is not None:
         as_quantity(value, name, physical_type)
     if value.ndim != 2:
-        hint = " Pass a cube to KinematicMaps.from_cube instead." if value.ndim == 3 else ""
+        hint = " Pass a cube to galkin.maps_from_cube(cube) instead." if value.ndim == 3 else ""
         raise GalkinError(
             f"{name} must be a 2-D map; got {value.ndim} dimension(s) with shape "
             f"{value.shape}.{hint}"
@@ -267,13 +268,6 @@ class KinematicMaps:
         ny, nx = self.shape
         rmask = region.to_mask(mode="center")
         return rmask.to_image((ny, nx)).astype(bool)
-
-    @classmethod
-    def from_cube(cls, cube, **kwargs):
-        """Build maps from a spectral cube; see :func:`galkin.cube.maps_from_cube`."""
-        from .cube import maps_from_cube
-
-        return maps_from_cube(cube, **kwargs)
 
     def __repr__(self):
         beam = "none" if self.beam is None else f"{self.beam.major.to(u.arcsec):.3g}"

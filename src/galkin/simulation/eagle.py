@@ -24,10 +24,10 @@ is +z, are the galaxy. The centre is the centre of potential when given
 import numpy as np
 from astropy import units as u
 
+from ..exceptions import GalkinError
+from ..units import KM_S, as_value
 from .circularity import rotate_to_angular_momentum
-from .exceptions import GalkinError
 from .particles import ParticleGalaxy
-from .units import KM_S, as_value
 
 __all__ = ["read_eagle"]
 

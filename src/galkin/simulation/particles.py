@@ -21,7 +21,7 @@ KinMS. Noiseless maps come from mass-weighted 2-D histograms of ``M0`` and
 With ``snr`` the particles are binned into a (v, y, x) cube, convolved, given
 noise by Eq. 2.2, smooth-masked (Dame 2011) and then collapsed.
 
-Frame conventions follow :mod:`galkin.simulate`: the galaxy frame has ``L``
+Frame conventions follow :mod:`galkin.simulation.simulate`: the galaxy frame has ``L``
 along +z; ``x`` becomes the receding major axis; PA is east of north to the
 receding side; the image has north = +y and east = -x.
 """
@@ -32,10 +32,10 @@ import numpy as np
 from astropy import units as u
 from scipy import ndimage
 
+from ..exceptions import GalkinError
+from ..io.masking import smooth_mask
+from ..units import KM_S, as_value
 from .circularity import circularity, rotate_to_angular_momentum
-from .exceptions import GalkinError
-from .masking import smooth_mask
-from .units import KM_S, as_value
 
 __all__ = ["ParticleGalaxy", "GALAXY_KINDS", "random_galaxy", "observe"]
 

@@ -30,7 +30,7 @@ import warnings
 import numpy as np
 from scipy import ndimage
 
-from .exceptions import GalkinError, GalkinWarning
+from ..exceptions import GalkinError, GalkinWarning
 
 __all__ = ["robust_sigma", "estimate_rms", "channel_rms", "clip_mask", "smooth_mask"]
 

@@ -1,6 +1,6 @@
 """`galkin.load`: any survey file in, `KinematicMaps` out.
 
-The survey adapters (:class:`~galkin.survey.SurveyAdapter` plugins) are asked in
+The survey adapters (:class:`~galkin.io.survey.SurveyAdapter` plugins) are asked in
 turn, through the ``firstresult`` hook
 :func:`~galkin.hookspecs.galkin_identify_survey`, whether they recognise the file
 (from its name and, for FITS files, its primary header); the first that does
@@ -11,8 +11,8 @@ import gzip
 import warnings
 from pathlib import Path
 
-from .exceptions import GalkinError
-from .plugins import get_plugin_manager, list_survey_adapters
+from ..exceptions import GalkinError
+from ..plugins import get_plugin_manager, list_survey_adapters
 
 __all__ = ["load", "identify", "read_primary_header"]
 
@@ -83,7 +83,7 @@ def identify(path):
     Returns
     -------
     type or None
-        A `~galkin.survey.SurveyAdapter` subclass.
+        A `~galkin.io.survey.SurveyAdapter` subclass.
     """
     path = _existing(path)
     header = read_primary_header(path)

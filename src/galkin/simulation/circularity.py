@@ -17,7 +17,7 @@ square ignores the sense of rotation: counter-rotating components count as order
 
 import numpy as np
 
-from .exceptions import GalkinError
+from ..exceptions import GalkinError
 
 __all__ = ["circularity", "rotate_to_angular_momentum"]
 
