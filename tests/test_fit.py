@@ -271,3 +271,31 @@ def test_systemic_velocity_error_covers_the_truth():
         pulls.append((res.systemic_velocity.to_value(u.km / u.s) - vsys) / err)
     assert np.max(np.abs(pulls)) < 2.0
     assert 0.1 < np.sqrt(np.mean(np.square(pulls))) < 1.2
+
+
+def test_error_maps_are_validated_and_carried():
+    ones = np.ones((16, 16))
+    maps = KinematicMaps(
+        ones * u.Jy,
+        ones * u.km / u.s,
+        moment0_err=0.1 * ones * u.mJy,
+        moment1_err=2 * ones * u.m / u.s,
+        pixel_scale=1 * u.arcsec,
+    )
+    assert maps.moment0_err.unit == u.Jy and np.allclose(maps.moment0_err.value, 1e-4)
+    assert np.allclose(maps.moment1_err.to_value(u.km / u.s), 2e-3)
+    assert maps.replace(name="copy").moment1_err is not None
+    with pytest.raises(GalkinError, match="moment1_err"):
+        KinematicMaps(
+            ones * u.Jy, ones * u.km / u.s, moment1_err=ones * u.Jy, pixel_scale=1 * u.arcsec
+        )
+    with pytest.raises(GalkinError, match="moment0_err"):
+        KinematicMaps(
+            ones * u.Jy, ones * u.km / u.s, moment0_err=ones * u.s, pixel_scale=1 * u.arcsec
+        )
+
+
+def test_cube_options_are_refused_for_maps(cube):
+    maps = galkin.maps_from_cube(cube)
+    with pytest.raises(GalkinError, match="drop noise="):
+        galkin.fit(maps, noise=0.1 * u.Jy / u.beam)

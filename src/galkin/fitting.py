@@ -20,7 +20,16 @@ from .preprocess import DEFAULT_SIZE, prepare
 __all__ = ["fit", "as_maps"]
 
 
-def as_maps(data, *, beam=None, rest_frequency=None, region=None, mask="smooth"):
+def as_maps(
+    data,
+    *,
+    beam=None,
+    rest_frequency=None,
+    region=None,
+    mask="smooth",
+    noise=None,
+    clip_sigma=None,
+):
     """Turn a cube, `KinematicMaps` or FITS cube path into `KinematicMaps`.
 
     Parameters
@@ -34,6 +43,10 @@ def as_maps(data, *, beam=None, rest_frequency=None, region=None, mask="smooth")
         Restrict the fit to this region.
     mask : {"smooth", "clip", "none"}, optional
         Cube masking method (see :func:`galkin.io.cube.maps_from_cube`).
+    noise : `~astropy.units.Quantity`, optional
+        Noise rms per channel of a cube, in its brightness unit (default: measured).
+    clip_sigma : float, optional
+        Mask threshold in units of the rms (default 4 smooth, 3 clip).
     """
     from .io.cube import SpectralCube, is_cube
 
@@ -61,8 +74,20 @@ def as_maps(data, *, beam=None, rest_frequency=None, region=None, mask="smooth")
         from .io.cube import maps_from_cube
 
         return maps_from_cube(
-            data, rest_frequency=rest_frequency, beam=beam, region=region, mask=mask
+            data,
+            rest_frequency=rest_frequency,
+            beam=beam,
+            region=region,
+            mask=mask,
+            noise=noise,
+            clip_sigma=clip_sigma,
         )
+    for name, value in (("noise", noise), ("clip_sigma", clip_sigma)):
+        if value is not None:
+            raise GalkinError(
+                f"{name}= sets how moment maps are made from a cube, but the data are "
+                f"{type(data).__name__}, already maps: drop {name}=."
+            )
     if isinstance(data, KinematicMaps):
         maps = data if beam is None else data.replace(beam=beam)
         return maps if region is None else maps.restrict(region)
@@ -94,6 +119,8 @@ def fit(
     rest_frequency=None,
     region=None,
     mask="smooth",
+    noise=None,
+    clip_sigma=None,
     center=None,
     position_angle=None,
     systemic_velocity=None,
@@ -132,6 +159,11 @@ def fit(
         Fit only inside this region.
     mask : {"smooth", "clip", "none"}, optional
         Cube masking method.
+    noise : `~astropy.units.Quantity`, optional
+        Noise rms per channel of a cube, in its brightness unit (default: measured
+        in line-free channels).
+    clip_sigma : float, optional
+        Cube mask threshold in units of the rms (default 4 smooth, 3 clip).
     center : tuple of float, optional
         ``(x, y)`` pixel centre; default from the maps or the moment-0 centroid.
     position_angle : `~astropy.units.Quantity`, optional
@@ -169,7 +201,15 @@ def fit(
     from .result import FitResult
 
     t0 = time.perf_counter()
-    maps = as_maps(data, beam=beam, rest_frequency=rest_frequency, region=region, mask=mask)
+    maps = as_maps(
+        data,
+        beam=beam,
+        rest_frequency=rest_frequency,
+        region=region,
+        mask=mask,
+        noise=noise,
+        clip_sigma=clip_sigma,
+    )
     if beam_smearing and maps.beam is None:
         raise GalkinError(
             f"{maps.name!r} has no beam information (no BMAJ/BMIN in the header), and the fit "

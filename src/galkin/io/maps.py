@@ -70,6 +70,11 @@ class KinematicMaps:
         Intensity-weighted line-of-sight velocity (speed), same shape.
     dispersion : `~astropy.units.Quantity`, optional
         Line-of-sight velocity dispersion (moment two), same shape.
+    moment0_err, moment1_err : `~astropy.units.Quantity`, optional
+        1-sigma uncertainty of each pixel of ``moment0`` (its unit) and ``moment1``
+        (a speed), e.g. propagated from the cube's channel noise or a survey's
+        error extension. Fits weight the pixels by them; without them the noise
+        is estimated from the fit's residuals.
     mask : array of bool, optional
         `True` where a pixel is valid; combined with the finite pixels of
         ``moment0`` and ``moment1``.
@@ -97,6 +102,8 @@ class KinematicMaps:
         moment1,
         *,
         dispersion=None,
+        moment0_err=None,
+        moment1_err=None,
         mask=None,
         pixel_scale=None,
         beam=None,
@@ -117,6 +124,13 @@ class KinematicMaps:
         self.dispersion = _as_map(dispersion, "dispersion", self.moment0.shape, "speed")
         if self.dispersion is not None:
             self.dispersion = self.dispersion.to(KM_S)
+        self.moment0_err = _as_map(moment0_err, "moment0_err", self.moment0.shape)
+        if self.moment0_err is not None:
+            as_quantity(self.moment0_err, "moment0_err", self.moment0.unit)
+            self.moment0_err = self.moment0_err.to(self.moment0.unit)
+        self.moment1_err = _as_map(moment1_err, "moment1_err", self.moment0.shape, "speed")
+        if self.moment1_err is not None:
+            self.moment1_err = self.moment1_err.to(KM_S)
         if wcs is not None:
             wcs = wcs.celestial
             if wcs.naxis != 2:
@@ -221,6 +235,8 @@ class KinematicMaps:
         """Return a copy with some attributes replaced (same validation)."""
         kwargs = dict(
             dispersion=self.dispersion,
+            moment0_err=self.moment0_err,
+            moment1_err=self.moment1_err,
             mask=self.mask,
             pixel_scale=self.pixel_scale,
             beam=self.beam,
