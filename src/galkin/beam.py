@@ -11,7 +11,7 @@ import math
 
 import torch
 
-__all__ = ["beam_kernels", "convolve"]
+__all__ = ["beam_kernels", "convolve", "FFT_ABOVE"]
 
 
 def beam_kernels(beams, steps, *, max_half=None, dtype=None, device=None):
@@ -59,12 +59,33 @@ def beam_kernels(beams, steps, *, max_half=None, dtype=None, device=None):
     return k[:, None]
 
 
+#: Kernels wider than this many pixels are applied by FFT, not direct convolution.
+FFT_ABOVE = 9
+
+
 def convolve(images, kernels):
-    """Convolve ``(B, C, H, W)`` images, galaxy b with ``kernels[b]``; 'same' size, zero-padded."""
+    """Convolve ``(B, C, H, W)`` images, galaxy b with ``kernels[b]``; 'same' size, zero-padded.
+
+    Small kernels are applied directly (grouped ``conv2d``), large ones through
+    FFTs of the zero-padded images, whose cost does not grow with the beam.
+    """
     b, c, h, w = images.shape
     k = kernels.shape[-1]
+    if k > FFT_ABOVE:
+        return _convolve_fft(images, kernels)
     weight = kernels.repeat_interleave(c, dim=0)  # (B*C, 1, K, K)
     out = torch.nn.functional.conv2d(
         images.reshape(1, b * c, h, w), weight, padding=k // 2, groups=b * c
     )
     return out.reshape(b, c, h, w)
+
+
+def _convolve_fft(images, kernels):
+    """:func:`convolve` by FFT: linear ('same', zero-padded) convolution, not circular."""
+    b, c, h, w = images.shape
+    k = kernels.shape[-1]
+    shape = (h + k - 1, w + k - 1)
+    spectrum = torch.fft.rfft2(images, s=shape) * torch.fft.rfft2(kernels, s=shape)
+    full = torch.fft.irfft2(spectrum, s=shape)
+    half = k // 2
+    return full[..., half : half + h, half : half + w]

@@ -87,12 +87,16 @@ class DiscDecoder(torch.nn.Module):
     def render(self, params, inclination, x, y, r_max, *, second=False):
         """Unconvolved (M0, M0 * M1) at frame coordinates ``x, y`` (B, H, W).
 
-        ``params`` maps each profile parameter name to a ``(B,)`` tensor. With
-        ``second=True`` the line-of-sight integral of ``rho v^2`` (M0 times the
-        second velocity moment) is returned as a third map.
+        ``params`` maps each profile parameter name to a ``(B,)`` tensor; an
+        optional ``"scale_height"`` entry (``(B,)``, field units) overrides the
+        decoder's scale height per galaxy. With ``second=True`` the line-of-sight
+        integral of ``rho v^2`` (M0 times the second velocity moment) is returned
+        as a third map.
         """
         b = inclination.shape[0]
-        h = self.scale_height
+        h = params.get("scale_height", self.scale_height)
+        if torch.is_tensor(h):
+            h = h.reshape(b, 1, 1)
         zmax = 8.0 * h
         ci = torch.cos(inclination).clamp_min(1e-4)[:, None, None]
         si = torch.sin(inclination).clamp_min(1e-4)[:, None, None]
@@ -117,7 +121,8 @@ class DiscDecoder(torch.nn.Module):
         shape = (b,) + (1,) * (radius.ndim - 1)
         ip = {k: params[k].reshape(shape) for k in self.intensity.parameter_names()}
         vp = {k: params[k].reshape(shape) for k in self.velocity.parameter_names()}
-        rho = self.intensity.evaluate(radius, **ip) * torch.exp(-zd.abs() / h) / (2.0 * h)
+        h4 = h[..., None] if torch.is_tensor(h) else h
+        rho = self.intensity.evaluate(radius, **ip) * torch.exp(-zd.abs() / h4) / (2.0 * h4)
         vlos = self.velocity.evaluate(radius, **vp) * xd / radius
         m0 = (rho * ws).sum(-1)
         m0v = (rho * vlos * ws).sum(-1)

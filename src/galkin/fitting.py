@@ -16,6 +16,7 @@ from .exceptions import GalkinError
 from .io.maps import KinematicMaps
 from .plugins import get_model, get_profile
 from .preprocess import DEFAULT_SIZE, prepare
+from .quality import warn_about
 
 __all__ = ["fit", "as_maps"]
 
@@ -127,6 +128,7 @@ def fit(
     pa_estimator="symmetry",
     clip_percentile=None,
     others=(),
+    refine=True,
     mc_samples=100,
     size=DEFAULT_SIZE,
     device=None,
@@ -176,6 +178,10 @@ def fit(
         Clip noisy moment-1 maps at this percentile (thesis: 96).
     others : sequence, optional
         Extra galaxies (same kinds as ``data``) for combined mode.
+    refine : bool, optional
+        Refine the model's estimate by fitting the decoder to the galaxy's own
+        maps (:mod:`galkin.refine`; default). ``False`` keeps the network-only
+        answer.
     mc_samples : int, optional
         Monte-Carlo dropout samples.
     size : int, optional
@@ -197,6 +203,12 @@ def fit(
     Returns
     -------
     FitResult
+
+    Warns
+    -----
+    galkin.quality.FitQualityWarning
+        When the fit ends at a parameter bound, extrapolates the rotation speed
+        beyond the data, or leaves large residuals (see its ``flag_*`` columns).
     """
     from .result import FitResult
 
@@ -251,7 +263,13 @@ def fit(
         config=config,
         **model_options,
     )[0]
-    return FitResult(
+    if refine:
+        from .parameters import ParameterSpace
+        from .refine import refine_outputs
+
+        space = ParameterSpace(intensity_profile, velocity_profile)
+        output = refine_outputs([target], [output], space)[0]
+    result = FitResult(
         prepared=target,
         output=output,
         intensity=intensity_profile,
@@ -260,3 +278,5 @@ def fit(
         mode=mode,
         runtime=time.perf_counter() - t0,
     )
+    warn_about(result)
+    return result

@@ -37,6 +37,9 @@ class ModelOutput:
         Samples whose spread is the *calibrated* error of each parameter (decoder
         units), when the model provides one; otherwise the errors are the spread
         of ``samples``.
+    refinement : `~galkin.refine.Refinement`, optional
+        Set when the fit was refined by the physics (:mod:`galkin.refine`); its
+        values then replace the model's, and it adds the disc centre.
     """
 
     samples: dict
@@ -47,6 +50,7 @@ class ModelOutput:
     loss: float
     history: list = field(default_factory=list)
     error_samples: dict | None = None
+    refinement: object = None
 
 
 class KinematicModel(abc.ABC):

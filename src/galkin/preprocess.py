@@ -2,6 +2,8 @@
 
 The steps, in order:
 
+0. **outliers** -- moment-1 pixels far from their neighbours (noise at the edge of
+   a mask, bad spaxels) are masked (:func:`velocity_outliers`);
 1. **centre** -- the given centre, or the intensity-weighted centroid of moment 0;
 2. **systemic velocity** -- the given one, or the mid-point of the 2nd and 98th
    percentiles of moment 1;
@@ -12,12 +14,14 @@ The steps, in order:
    smoothing is applied when the map is downsampled, and added to the beam);
 5. optional **percentile clipping** of moment 1 (thesis §2.2.4);
 6. **normalisation**: moment 0 into [0, 1], moment 1 about the systemic velocity into
-   about [-1, 1], blanks set to 0 with an explicit mask.
+   about [-1, 1], blanks set to 0 with an explicit mask. Per-pixel errors of the
+   maps, when known, are carried to the same grid and units.
 
 Every scale used is kept in :class:`Scales`, so each output converts back to
 physical units.
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,11 +33,21 @@ from .geometry import rotation_to_disc, sky_offsets
 from .io.maps import KinematicMaps
 from .units import KM_S, as_value
 
-__all__ = ["Scales", "PreparedMaps", "prepare", "DEFAULT_SIZE", "FWHM_PER_SIGMA"]
+__all__ = [
+    "Scales",
+    "PreparedMaps",
+    "prepare",
+    "velocity_outliers",
+    "DEFAULT_SIZE",
+    "FWHM_PER_SIGMA",
+    "OUTLIER_SIGMA",
+]
 
 #: Side of the square maps the network sees (thesis §3.2.3).
 DEFAULT_SIZE = 64
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+#: A moment-1 pixel this many local robust sigmas from its neighbours' median is an outlier.
+OUTLIER_SIGMA = 6.0
 
 
 @dataclass(frozen=True)
@@ -113,7 +127,10 @@ class PreparedMaps:
         ``(size, size)`` float32, 1 for valid pixels.
     scales : Scales
     maps : KinematicMaps
-        The input maps.
+        The input maps (with velocity outliers removed from their mask).
+    error0, error1 : `numpy.ndarray` or None
+        ``(size, size)`` 1-sigma errors of the normalised maps, from the input
+        maps' ``moment0_err`` and ``moment1_err`` (None when those are absent).
     """
 
     moment0: np.ndarray
@@ -121,6 +138,8 @@ class PreparedMaps:
     mask: np.ndarray
     scales: Scales
     maps: KinematicMaps
+    error0: np.ndarray | None = None
+    error1: np.ndarray | None = None
 
 
 def _centroid(maps):
@@ -135,6 +154,76 @@ def _centroid(maps):
     return float((w * xx).sum() / w.sum()), float((w * yy).sum() / w.sum())
 
 
+def velocity_outliers(velocity, valid, *, window=5, nsigma=OUTLIER_SIGMA):
+    """Pixels of a velocity map that disagree with their neighbours.
+
+    Each valid pixel is compared with the median of the valid pixels in the
+    ``window x window`` box around it; it is an outlier when it differs by more
+    than ``nsigma`` times the box's robust spread (1.4826 x its median absolute
+    deviation) -- so a steep but smooth velocity gradient, whose box spread is
+    large, is kept, while a noise spike at the edge of a mask is not. A floor of
+    0.5% of the map's velocity range keeps noiseless maps from flagging rounding.
+
+    Parameters
+    ----------
+    velocity : `numpy.ndarray`
+        2-D map (any unit).
+    valid : `numpy.ndarray` of bool
+        Pixels to test (and to use as neighbours).
+    window : int, optional
+        Box size in pixels (odd; e.g. the beam FWHM).
+    nsigma : float, optional
+
+    Returns
+    -------
+    `numpy.ndarray` of bool
+        True for outliers (a subset of ``valid``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v = np.add.outer(np.arange(20.0), np.arange(20.0))  # a smooth gradient
+    >>> v[5, 5] = 500.0
+    >>> np.argwhere(velocity_outliers(v, np.ones(v.shape, bool))).tolist()
+    [[5, 5]]
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    window = max(3, int(window) // 2 * 2 + 1)
+    half = window // 2
+    out = np.zeros(valid.shape, dtype=bool)
+    if valid.sum() < 3:
+        return out
+    padded = np.pad(np.where(valid, velocity, np.nan), half, constant_values=np.nan)
+    boxes = sliding_window_view(padded, (window, window))[valid].reshape(-1, window * window)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # boxes of NaN only cannot occur
+        median = np.nanmedian(boxes, axis=1)
+        spread = 1.4826 * np.nanmedian(np.abs(boxes - median[:, None]), axis=1)
+    values = velocity[valid]
+    lo, hi = np.percentile(values, [1, 99])
+    floor = 0.005 * max(hi - lo, 1e-12)
+    count = np.isfinite(boxes).sum(1)
+    out[valid] = (np.abs(values - median) > nsigma * np.maximum(spread, floor)) & (count >= 4)
+    return out
+
+
+def _resampled_error(err, valid, scale, sample, filt, n_average):
+    """Error map on the network grid, in normalised units (None when ``err`` is None).
+
+    The anti-aliasing filter averages about ``n_average`` independent input pixels
+    into each network pixel, which divides the variance by as much.
+    """
+    if err is None:
+        return None
+    var = np.where(valid & np.isfinite(err), np.asarray(err, dtype=float) ** 2, 0.0)
+    known = (valid & np.isfinite(err)).astype(float)
+    w = sample(filt(known))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.sqrt(sample(filt(var)) / w / n_average) / scale
+    return np.where(w > 1e-6, out, np.nan).astype(np.float32)
+
+
 def _estimate_pa(estimator, east, north, vel):
     from .plugins import get_pa_estimator
 
@@ -145,7 +234,7 @@ def _estimate_pa(estimator, east, north, vel):
 
 def _beam_sigmas(maps, field, smoothing_arcsec, pa_deg):
     if maps.beam is None:
-        if smoothing_arcsec == 0:
+        if smoothing_arcsec < maps.pixel_scale.to_value(u.arcsec):  # no beam to speak of
             return None
         s = smoothing_arcsec / field
         return (s, s, 0.0)
@@ -195,10 +284,15 @@ def prepare(
     """
     if not isinstance(maps, KinematicMaps):
         raise GalkinError(f"maps must be galkin.KinematicMaps; got {type(maps).__name__}.")
-    ny, nx = maps.shape
+    m1 = np.nan_to_num(maps.moment1.to_value(KM_S))
+    beam_px = maps.beam_in_pixels()
+    window = 5 if beam_px is None else max(5.0, beam_px[0])
+    outliers = velocity_outliers(m1, maps.mask, window=window)
+    if outliers.any() and outliers.sum() <= 0.2 * maps.n_valid:
+        meta = dict(maps.meta, velocity_outliers=int(outliers.sum()))
+        maps = maps.replace(mask=maps.mask & ~outliers, meta=meta)
     cx, cy = center if center is not None else (maps.center or _centroid(maps))
     m0 = np.nan_to_num(maps.moment0.value)
-    m1 = np.nan_to_num(maps.moment1.to_value(KM_S))
     valid = maps.mask
     v_in = m1[valid]
 
@@ -239,8 +333,13 @@ def prepare(
     weight = valid.astype(float)
     downsample = step / maps.pixel_scale.to_value(u.arcsec)
     smoothing = 0.0
+    n_average = 1.0
+    # Bilinear interpolation blurs by a tent of one input pixel: variance 1/6 px^2 per
+    # axis on average over the sub-pixel offsets, added to the beam like the smoothing.
+    interpolation = maps.pixel_scale.to_value(u.arcsec) * np.sqrt(1 / 6.0 + 1 / 12.0)
     if downsample > 1.5:  # anti-alias: average over the output pixel before sampling
         sig_pix = 0.5 * downsample
+        n_average = 4.0 * np.pi * sig_pix**2
         smoothing = sig_pix * maps.pixel_scale.to_value(u.arcsec)
         filt = lambda a: ndimage.gaussian_filter(a, sig_pix, mode="constant")  # noqa: E731
     else:
@@ -281,14 +380,25 @@ def prepare(
         center=(float(cx), float(cy)),
         position_angle=pa,
         position_angle_error=pa_err,
-        beam=_beam_sigmas(maps, field_arcsec, smoothing, pa),
+        beam=_beam_sigmas(maps, field_arcsec, np.hypot(smoothing, interpolation), pa),
         sky_to_pixel=sky_to_pixel,
     )
     mask = good.astype(np.float32)
+    errors = [
+        _resampled_error(
+            None if err is None else err.to_value(unit), valid, norm, sample, filt, n_average
+        )
+        for err, unit, norm in (
+            (maps.moment0_err, maps.moment0.unit, flux),
+            (maps.moment1_err, KM_S, vscale),
+        )
+    ]
     return PreparedMaps(
         moment0=(m0_s / flux * mask).astype(np.float32),
         moment1=(m1_s / vscale * mask).astype(np.float32),
         mask=mask,
         scales=scales,
         maps=maps,
+        error0=errors[0],
+        error1=errors[1],
     )

@@ -1,21 +1,19 @@
 """`FitResult`: fitted parameters as Quantities with Monte-Carlo-dropout errors."""
 
+import dataclasses
 import functools
 
 import numpy as np
 from astropy import units as u
 from astropy.table import QTable
 
-from .geometry import disc_radius, sky_offsets
+from .geometry import disc_radius, rotation_to_disc, sky_offsets
 from .parameters import ParameterSpace
+from .quality import quality_flags
 from .units import KM_S
 
-__all__ = ["FitResult", "LOW_INCLINATION", "MIN_RTURN_BEAMS", "N_PROFILE_BINS"]
+__all__ = ["FitResult", "N_PROFILE_BINS"]
 
-#: Below this inclination the thesis recommends flagging a fit (deg).
-LOW_INCLINATION = 30.0
-#: Flag fits whose projected turnover radius, r_turn cos i, is below this many beams.
-MIN_RTURN_BEAMS = 1.5
 #: Radial bins of the dispersion profile reported in tables.
 N_PROFILE_BINS = 16
 
@@ -167,11 +165,44 @@ class FitResult:
         raise AttributeError(f"FitResult has no attribute {name!r}")
 
     # ------------------------------------------------------------------ geometry
+    @property
+    def refined(self):
+        """Whether the fit was refined by the physics (:mod:`galkin.refine`)."""
+        return self.output.refinement is not None
+
+    def _center_offset(self):
+        """Refined centre offset ``(dx, dy)`` in input pixels and its 2x2 covariance."""
+        ref = self.output.refinement
+        if ref is None:
+            return np.zeros(2), np.zeros((2, 2))
+        scales = self.prepared.scales
+        # network (major, minor) field units -> (east, north) arcsec -> input pixels
+        jac = scales.sky_to_pixel @ rotation_to_disc(scales.position_angle) * scales.field
+        k = [ref.names.index("x0"), ref.names.index("y0")]
+        shift = jac @ np.array([ref.value["x0"], ref.value["y0"]])
+        return shift, jac @ ref.covariance[np.ix_(k, k)] @ jac.T
+
+    @functools.cached_property
+    def center(self):
+        """``(x, y)`` pixel position of the disc centre (0-based, input maps).
+
+        The refined kinematic centre when the fit was refined, otherwise the
+        centre the preprocessing used (given, or the moment-0 centroid).
+        """
+        x, y = np.asarray(self.prepared.scales.center) + self._center_offset()[0]
+        return float(x), float(y)
+
+    @property
+    def center_err(self):
+        """1-sigma errors of `center` in pixels (0 when the centre was not fitted)."""
+        cov = self._center_offset()[1]
+        return float(np.sqrt(cov[0, 0])), float(np.sqrt(cov[1, 1]))
+
     @functools.cached_property
     def _disc_radius(self):
         """De-projected radius (arcsec) of every valid input pixel, for the mean geometry."""
         maps = self.prepared.maps
-        east, north = sky_offsets(maps, self.prepared.scales.center, valid_only=True)
+        east, north = sky_offsets(maps, self.center, valid_only=True)
         return disc_radius(
             east,
             north,
@@ -217,20 +248,15 @@ class FitResult:
         return edges * u.arcsec, np.sqrt(np.clip(mean, 0.0, None)) * KM_S
 
     def flags(self):
-        """Quality flags the thesis recommends for a single fit.
+        """Quality flags of this fit (dict of bool; see :func:`galkin.quality.quality_flags`)."""
+        return quality_flags(self)
 
-        ``low_inclination``: inclination below 30 deg. ``unresolved``: the projected
-        turnover radius r_turn cos i is below 1.5 beam FWHM (only for profiles with
-        an ``r_turn`` and maps with a beam). The third flag, poor reconstruction,
-        needs a sample and is set by :func:`galkin.fit_many`.
-        """
-        inc = self.value("inclination")
-        flags = {"low_inclination": bool(inc < LOW_INCLINATION * u.deg), "unresolved": False}
-        beam = self.prepared.maps.beam
-        if beam is not None and "r_turn" in self.samples:
-            projected = self.value("r_turn") * np.cos(inc)
-            flags["unresolved"] = bool(projected < MIN_RTURN_BEAMS * beam.major)
-        return flags
+    @property
+    def at_bound(self):
+        """Names of the fitted parameters that ended at a bound of their range."""
+        from .quality import _at_bound
+
+        return _at_bound(self)
 
     # ------------------------------------------------------------------ outputs
     def to_table(self):
@@ -240,7 +266,20 @@ class FitResult:
             row[name] = u.Quantity([self.value(name)])
             row[f"{name}_err"] = u.Quantity([self.error(name)])
             row[f"{name}_err_mc"] = u.Quantity([self.error_mc(name)])
+        v_outer, v_outer_err = self.v_outer()
+        row["v_outer"] = u.Quantity([v_outer])
+        row["v_outer_err"] = u.Quantity([v_outer_err])
+        x, y = self.center
+        dx, dy = self.center_err
+        row["center_x"], row["center_x_err"] = [x] * u.pix, [dx] * u.pix
+        row["center_y"], row["center_y_err"] = [y] * u.pix, [dy] * u.pix
         row["loss"] = [self.loss]
+        ref = self.output.refinement
+        row["refined"] = [self.refined]
+        row["chi2_moment0"] = [np.nan if ref is None else ref.chi2[0]]
+        row["chi2_moment1"] = [np.nan if ref is None else ref.chi2[1]]
+        jitter = np.nan if ref is None else ref.jitter[1] * self.prepared.scales.velocity
+        row["residual_moment1"] = [jitter] * KM_S
         row["v_scale"] = [self.prepared.scales.velocity] * KM_S
         row["r_max"] = u.Quantity([self.r_max])
         row["dispersion_profile"] = self.dispersion_profile()[1][None, :]
@@ -248,6 +287,7 @@ class FitResult:
         row["dispersion_profile_observed"] = observed[None, :]
         for flag, value in self.flags().items():
             row[f"flag_{flag}"] = [value]
+        row["at_bound"] = [",".join(self.at_bound)]
         row["model"] = [self.model]
         row["mode"] = [self.mode]
         row["intensity_profile"] = [self.intensity.name]
@@ -302,7 +342,7 @@ class FitResult:
 
         from .decoder import DiscDecoder
 
-        scales = self.prepared.scales
+        scales = dataclasses.replace(self.prepared.scales, center=self.center)
         shape = self.prepared.maps.shape
         origin, steps = scales.input_grid(shape)
         mean = {
@@ -324,6 +364,56 @@ class FitResult:
                 dispersion=dispersion,
             )
         return [m[0].numpy() for m in maps]
+
+    def velocity_at(self, radius):
+        """Rotation speed of the fit at ``radius`` and its 1-sigma error.
+
+        The value is the curve of the best-fitting parameters; the error the
+        spread of the curve over the error samples (calibrated or Laplace when
+        available, else the Monte-Carlo-dropout samples), half its central 68%.
+
+        Parameters
+        ----------
+        radius : `~astropy.units.Quantity`
+            Angle(s), de-projected radius in the disc plane.
+
+        Returns
+        -------
+        value, error : `~astropy.units.Quantity`
+            km/s, the shape of ``radius``.
+        """
+        import torch
+
+        from .units import as_value
+
+        r = as_value(radius, "radius", u.arcsec) / self.prepared.scales.field
+        shape = np.shape(r)
+        r = torch.as_tensor(np.atleast_1d(r).ravel(), dtype=torch.float64)[None, :]
+        names = self.velocity.parameter_names()
+        draws = self.output.error_samples or self.output.samples
+        best = self.mean_parameters()
+
+        def curve(params):
+            p = {
+                k: torch.as_tensor(np.atleast_1d(params[k]), dtype=torch.float64)[:, None]
+                for k in names
+            }
+            with torch.no_grad():
+                v = self.velocity.evaluate(r, **p).numpy()
+            sin_i = np.clip(np.sin(np.atleast_1d(params["inclination"])), 1e-3, None)
+            return v * self.prepared.scales.velocity / sin_i[:, None]
+
+        value = curve(best)[0]
+        lo, hi = np.percentile(curve(draws), [15.865, 84.135], axis=0)
+        return value.reshape(shape) * KM_S, (0.5 * (hi - lo)).reshape(shape) * KM_S
+
+    def v_outer(self):
+        """Rotation speed at `r_max`, the edge of the data, and its error (km/s).
+
+        Unlike an asymptotic ``v_max``, this is a speed the data reach: quote it
+        when ``flag_extrapolated`` is set.
+        """
+        return self.velocity_at(self.r_max)
 
     def rotation_curve(self, radius):
         """Rotation curve V(R) (mean and MC standard deviation) at ``radius`` (angle Quantity)."""

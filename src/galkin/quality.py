@@ -1,0 +1,139 @@
+"""Quality flags of one fit: when a result must not look like a clean one.
+
+A fit can be formally fine and still not be an answer: the galaxy is nearly
+face-on, its rotation curve is not resolved, a parameter ran to the edge of its
+range, the rotation speed is an extrapolation of a curve that never flattens
+inside the data, or the disc model does not describe the maps. Each case is a
+flag in :meth:`galkin.result.FitResult.flags` and the table, and
+:func:`galkin.fit` warns (`FitQualityWarning`) about the serious ones.
+"""
+
+import warnings
+
+import numpy as np
+from astropy import units as u
+
+from .exceptions import GalkinWarning
+from .units import KM_S
+
+__all__ = [
+    "FitQualityWarning",
+    "quality_flags",
+    "warn_about",
+    "LOW_INCLINATION",
+    "MIN_RTURN_BEAMS",
+    "EXTRAPOLATION",
+    "POOR_FIT",
+    "WARNED_FLAGS",
+]
+
+#: Below this inclination the thesis recommends flagging a fit (deg).
+LOW_INCLINATION = 30.0
+#: Flag fits whose projected turnover radius, r_turn cos i, is below this many beams.
+MIN_RTURN_BEAMS = 1.5
+#: Flag a rotation speed that exceeds the model's speed at the edge of the data
+#: (``v_outer``) by more than this fraction: it is an extrapolation.
+EXTRAPOLATION = 0.10
+#: Flag a fit whose moment-1 residual scatter (the refinement's jitter) exceeds
+#: this fraction of the projected rotation speed at the edge of the data.
+POOR_FIT = 0.15
+#: Flags that :func:`warn_about` warns about.
+WARNED_FLAGS = ("at_bound", "extrapolated", "poor_fit")
+
+
+class FitQualityWarning(GalkinWarning):
+    """A fit is at a parameter bound, extrapolated, or does not describe the data."""
+
+
+def _at_bound(result):
+    """Names of the fitted parameters that ended at a bound of their range."""
+    refinement = result.output.refinement
+    if refinement is not None:
+        return tuple(n for n in refinement.at_bound)
+    names = []
+    for name, (lo, hi) in result.space.bounds.items():
+        value = float(np.mean(result.output.samples[name]))
+        if min(value - lo, hi - value) < 1e-3 * (hi - lo):
+            names.append(name)
+    return tuple(names)
+
+
+def _extrapolated(result):
+    """Whether the model's rotation speed keeps rising beyond the data.
+
+    True when the curve's asymptotic speed (its speed at 1000 ``r_max``, e.g. the
+    arctan's ``v_max``) exceeds the speed at ``r_max`` (``v_outer``) by more
+    than `EXTRAPOLATION`, or when a turnover radius lies beyond ``r_max``.
+    """
+    r_max = result.r_max
+    v_outer = result.v_outer()[0]
+    v_far = result.velocity_at(1000 * r_max)[0]
+    extrapolated = bool(v_far > (1 + EXTRAPOLATION) * v_outer)
+    if "r_turn" in result.samples:
+        extrapolated |= bool(result.value("r_turn") > r_max)
+    return extrapolated
+
+
+def _poor_fit(result):
+    """Whether the moment-1 residuals exceed `POOR_FIT` of the projected speed at r_max."""
+    refinement = result.output.refinement
+    if refinement is None:
+        return False
+    jitter = refinement.jitter[1] * result.prepared.scales.velocity * KM_S
+    sin_i = np.sin(result.value("inclination"))
+    return bool(jitter > POOR_FIT * result.v_outer()[0] * sin_i)
+
+
+def quality_flags(result):
+    """Every quality flag of ``result`` (a `~galkin.result.FitResult`), as a dict of bool.
+
+    ``low_inclination``
+        inclination below `LOW_INCLINATION`: moment maps constrain it poorly.
+    ``unresolved``
+        projected turnover radius ``r_turn cos i`` below `MIN_RTURN_BEAMS` beam
+        FWHM (profiles with ``r_turn``, maps with a beam).
+    ``at_bound``
+        a fitted parameter ended at a bound of its range
+        (``FitResult.at_bound`` names it).
+    ``extrapolated``
+        the rotation speed is not reached inside the data (see `EXTRAPOLATION`):
+        quote ``v_outer`` rather than the asymptote.
+    ``poor_fit``
+        the disc model leaves moment-1 residuals above `POOR_FIT` of the
+        projected rotation (refined fits only).
+
+    A sample-relative poor-reconstruction flag is added by :func:`galkin.fit_many`.
+    """
+    inc = result.value("inclination")
+    flags = {"low_inclination": bool(inc < LOW_INCLINATION * u.deg), "unresolved": False}
+    beam = result.prepared.maps.beam
+    if beam is not None and "r_turn" in result.samples:
+        projected = result.value("r_turn") * np.cos(inc)
+        flags["unresolved"] = bool(projected < MIN_RTURN_BEAMS * beam.major)
+    flags["at_bound"] = bool(_at_bound(result))
+    flags["extrapolated"] = _extrapolated(result)
+    flags["poor_fit"] = _poor_fit(result)
+    return flags
+
+
+def warn_about(result, flags=None):
+    """Emit one `FitQualityWarning` naming the serious flags of ``result``, if any."""
+    flags = quality_flags(result) if flags is None else flags
+    raised = [f for f in WARNED_FLAGS if flags.get(f)]
+    if not raised:
+        return
+    reasons = {
+        "at_bound": "parameter(s) {} ended at a bound of their range".format(
+            ", ".join(_at_bound(result))
+        ),
+        "extrapolated": (
+            f"the rotation speed is extrapolated beyond the data (v_outer = "
+            f"{result.v_outer()[0]:.1f} at r_max = {result.r_max:.1f})"
+        ),
+        "poor_fit": "the disc model does not describe the velocity field (large residuals)",
+    }
+    warnings.warn(
+        f"{result.name!r}: " + "; ".join(reasons[f] for f in raised) + ". See the flag_* columns.",
+        FitQualityWarning,
+        stacklevel=3,
+    )
