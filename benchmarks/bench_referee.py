@@ -18,22 +18,18 @@ coverage, the ratio of galkin's median |error| to 3D-Barolo's, and PASS/FAIL of
 the set's targets from issues 11 and 12. Sets: thin, hard, noiseless, rings, mixed.
 """
 
-import os
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-import argparse  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from referee.cache import default_cache_dir, write_json  # noqa: E402
-from referee.conditions import SETS  # noqa: E402
-from referee.pipeline import Job, evaluate_all  # noqa: E402
-from referee.report import print_rows, print_summary, print_targets, summaries  # noqa: E402
-from referee.run_barolo import BAROLO_PARAMS  # noqa: E402
-from referee.run_galkin import parse_option  # noqa: E402
+from referee.cache import default_cache_dir, write_json
+from referee.conditions import SETS
+from referee.pipeline import Job, evaluate_all
+from referee.report import print_rows, print_summary, print_targets, summaries
+from referee.run_barolo import BAROLO_PARAMS
+from referee.run_galkin import parse_option
 
 
 def parse_args(argv=None):

@@ -173,19 +173,21 @@ def run_barolo(path, truth, *, errors=False):
     return out
 
 
-def barolo_for(path, truth, *, errors=False, refresh=False):
-    """:func:`run_barolo`'s result, from the cache beside the cube when it was run before.
+def barolo_for(path, truth, *, errors=False, refresh=False, cache_dir=None):
+    """:func:`run_barolo`'s result, from the cache when it was run before.
 
-    The cache key is the cube file plus a hash of the parameters and the
-    3D-Barolo version. The curve is re-sampled at the truth's radii on every
-    read, so a change of the comparison radii does not need a new fit.
+    The cache file is ``<cube stem>.barolo-<key>.json`` in ``cache_dir``
+    (default: beside the cube); the key hashes the parameters and the 3D-Barolo
+    version. The curve is re-sampled at the truth's radii on every read, so a
+    change of the comparison radii does not need a new fit.
     """
     try:
         bb_version = version("pybbarolo")
     except PackageNotFoundError:
         bb_version = "unknown"
     key = content_hash({"params": BAROLO_PARAMS, "errors": errors, "version": bb_version})
-    cache = Path(path).with_name(f"{Path(path).stem}.barolo-{key}.json")
+    folder = Path(path).parent if cache_dir is None else Path(cache_dir)
+    cache = folder / f"{Path(path).stem}.barolo-{key}.json"
     result = None if refresh else read_json(cache)
     if result is None:
         result = run_barolo(path, truth, errors=errors)
