@@ -109,8 +109,12 @@ def main(argv=None):
     wall = time.perf_counter() - start
 
     stats = summaries(records)
-    label = "galkin " + (", ".join(f"{k}={v}" for k, v in options.items()) or "blind")
-    print_summary(stats, f"{cset.name}: {label} | 3D-Barolo 3DFIT automatic, {n} cubes")
+    tools = []
+    if not args.barolo_only:
+        tools.append("galkin " + (", ".join(f"{k}={v}" for k, v in options.items()) or "blind"))
+    if not args.no_barolo:
+        tools.append("3D-Barolo 3DFIT automatic")
+    print_summary(stats, f"{cset.name}: {' | '.join(tools)}, {n} cubes")
     print_targets(stats, cset.targets)
     for tool in ("galkin", "barolo"):
         failed = [r for r in records if r.get(tool) and not r[tool].get("ok")]
