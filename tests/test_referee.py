@@ -274,3 +274,23 @@ def test_barolo_reads_the_same_position_angle_and_centre(tmp_path):
     assert abs(angle_difference(result["position_angle"], 200.0)) < 3.0
     np.testing.assert_allclose(result["center_px"], truth["center_px"], atol=0.5)
     assert result["systemic_velocity"] == pytest.approx(truth["systemic_velocity_kms"], abs=2.0)
+
+
+def test_barolo_rings_file_parsing(tmp_path):
+    from referee.run_barolo import _estimate, _read_rings
+
+    header = "#RAD(Kpc) RAD(arcs) VROT(km/s) INC(deg) P.A.(deg) XPOS(pix) YPOS(pix) VSYS(km/s)\n"
+    empty = tmp_path / "rings_final1.txt"
+    empty.write_text(header)  # what 3D-Barolo leaves when it stops before any ring
+    assert _read_rings(empty) is None
+    assert _read_rings(tmp_path / "missing.txt") is None
+    rings = tmp_path / "rings_final2.txt"
+    rows = ["0.1 2.0 100.0 60.0 359.0 31.5 32.5 1000.0", "0.2 4.0 200.0 60.0 1.0 31.5 32.5 1000.0"]
+    rings.write_text(header + "\n".join(rows) + "\n")
+    final = _read_rings(rings)
+    est = _estimate(final, final, {"radius_arcsec": [1.0, 3.0, 6.0]})
+    # linear from V(0) = 0 through the rings, flat beyond the last one
+    np.testing.assert_allclose(est["curve_v"], [50.0, 150.0, 200.0])
+    assert est["curve_extrapolated"] == 1
+    assert abs(angle_difference(est["position_angle"], 0.0)) < 1e-6  # circular mean of 359, 1
+    assert est["center_px"] == [31.5, 32.5] and est["inclination_err"] is None

@@ -63,10 +63,12 @@ def barolo_executable():
 
 
 def _read_rings(path):
-    """A 3D-Barolo rings file as a dict of column name -> float array."""
-    lines = path.read_text().splitlines()
+    """A 3D-Barolo rings file as a dict of column name -> float array; None if it has no ring."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    if len(lines) < 2:  # no file, or a header only (3D-Barolo stopped before any ring)
+        return None
     names = lines[0].lstrip("#").split()
-    values = np.atleast_2d(np.loadtxt(lines[1:], ndmin=2))
+    values = np.loadtxt(lines[1:], ndmin=2)
     return {name: values[:, k] for k, name in enumerate(names)}
 
 
@@ -141,30 +143,24 @@ def run_barolo(path, truth, *, errors=False):
         except subprocess.TimeoutExpired:
             log, code = f"timed out after {_TIMEOUT_S} s", None
         runtime = time.perf_counter() - start
-        final_path = next(
-            (
-                p
-                for p in (Path(tmp) / "rings_final2.txt", Path(tmp) / "rings_final1.txt")
-                if p.exists()
-            ),
-            None,
-        )
-        if final_path is None:
-            tail = " | ".join(line.strip() for line in log.strip().splitlines()[-4:])
-            return {
-                "ok": False,
-                "error": f"no rings written (exit code {code}): {tail}",
-                "runtime_s": runtime,
-                "initial": _initial_guesses(log),
-            }
-        final = _read_rings(final_path)
-        first_path = Path(tmp) / "rings_final1.txt"
-        first = _read_rings(first_path) if first_path.exists() else final
+        # the second stage's rings when it finished, else the first's
+        first = _read_rings(Path(tmp) / "rings_final1.txt")
+        second = _read_rings(Path(tmp) / "rings_final2.txt")
+    if first is None and second is None:
+        tail = " | ".join(line.strip() for line in log.strip().splitlines()[-4:])
+        return {
+            "ok": False,
+            "error": f"no rings written (exit code {code}): {tail}",
+            "runtime_s": runtime,
+            "initial": _initial_guesses(log),
+        }
+    final = first if second is None else second
+    first = final if first is None else first
     out = {
         "ok": True,
         "error": None,
         "runtime_s": runtime,
-        "stage": 2 if final_path.name.endswith("2.txt") else 1,
+        "stage": 1 if second is None else 2,
         "initial": _initial_guesses(log),
         "rings": {k: v.tolist() for k, v in final.items()},
         "first_stage": {k: v.tolist() for k, v in first.items()},
