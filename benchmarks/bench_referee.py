@@ -1,7 +1,8 @@
 """The independent referee: galkin and 3D-Barolo on KinMS cubes galkin did not make.
 
     python benchmarks/bench_referee.py --set hard [--n 40] [--seed 1] [--no-barolo]
-        [--galkin-option mode=solo] [--workers 1] [--rows] [--cache DIR] [--out FILE]
+        [--galkin-option mode=solo] [--noise beam] [--workers 1] [--rows] [--cache DIR]
+        [--out FILE]
 
 Cubes come from KinMS (the particle simulator ALMA modellers use; a benchmark-only
 dependency: ``pip install -e .[bench]`` or ``scripts/setup-bench.sh``), drawn
@@ -50,6 +51,12 @@ def parse_args(argv=None):
         metavar="KEY=VALUE",
         help="passed to galkin.fit, e.g. mode=solo, refine=False, mc_samples=200 (repeatable)",
     )
+    parser.add_argument(
+        "--noise",
+        choices=("white", "beam"),
+        default=None,
+        help="override the set's noise: independent per voxel, or beam-correlated",
+    )
     parser.add_argument("--workers", type=int, default=1, help="processes (1 thread each)")
     parser.add_argument("--rows", action="store_true", help="print the per-galaxy table")
     parser.add_argument("--out", type=Path, default=None, help="write every record as JSON")
@@ -91,11 +98,13 @@ def main(argv=None):
             galkin=not args.barolo_only,
             barolo=not args.no_barolo,
             barolo_errors=args.barolo_errors,
+            noise=args.noise,
         )
         for k in range(n)
     ]
     print(f"set {cset.name!r}: {cset.summary}")
-    print(f"{n} galaxies, seed {args.seed}, cache {cache}, {args.workers} worker(s)")
+    noise = f", {args.noise} noise for every cube" if args.noise else ""
+    print(f"{n} galaxies, seed {args.seed}{noise}, cache {cache}, {args.workers} worker(s)")
     if not args.barolo_only:
         print(f"galkin {_galkin_version()}: galkin.fit(path, **{options})")
     if not args.no_barolo:

@@ -25,6 +25,7 @@ class Job:
     galkin: bool = True
     barolo: bool = True
     barolo_errors: bool = False
+    noise: str = None  # "white" or "beam" overrides the set's noise kind
 
 
 def evaluate(job):
@@ -38,6 +39,8 @@ def evaluate(job):
     """
     start = time.perf_counter()
     spec = draw_galaxy(SETS[job.set_name], job.index, job.seed)
+    if job.noise is not None:  # a different cube (and cache key); the same galaxy
+        spec["noise"] = job.noise
     path, truth = cube_for(spec, job.cache_dir)
     record = {"truth": truth, "path": str(path), "cube_s": time.perf_counter() - start}
     record["galkin"] = run_galkin(path, truth, job.galkin_options) if job.galkin else None
