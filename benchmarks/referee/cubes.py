@@ -1,0 +1,272 @@
+"""Cubes from KinMS (Davis et al. 2013), written as the FITS files a user would have.
+
+KinMS is the particle simulator ALMA modellers use; it shares no code with
+galkin. Its conventions, read from its source (``kinms/KinMS.py``, 3.0.14) and
+checked by ``tests/test_referee.py``:
+
+* ``posAng`` is east of north to the *receding* side, as galkin's ``position_angle``
+  ("a PA of zero means that the redshifted part of the cube is aligned with the
+  positive y-axis"; PA 90 puts it at -x, which is east because the cube's RA
+  increment is negative).
+* ``inc`` is 0 face-on and 90 edge-on; the line-of-sight velocity is
+  ``V(R) cos(theta) sin(inc)`` plus a Gaussian of sigma ``gasSigma``.
+* ``diskThick`` is the scale height of an *exponential* vertical profile (a
+  Laplace distribution, ``z = h Exp(1) (+-1)``), in arcsec; 0 is razor thin. Gas
+  rotates on cylinders (V depends on the in-plane radius only).
+* ``sbProf`` is a surface density per unit area at ``sbRad`` (radii are drawn
+  from ``sbProf 2 pi R``); ``velProf`` is the circular speed at ``velRad``,
+  interpolated linearly.
+* The cloudlet at offset 0 lands in pixel ``size / 2 + phaseCent / cellSize``
+  (0-based) and channel ``size / 2 + vOffset / dv``; pixel and channel *centres*
+  are at integer offsets from there. The cube is returned as ``[x, y, v]``
+  with x increasing to the west.
+
+The FITS file is written here, not by KinMS's ``save_fits`` (whose spectral
+reference pixel is half a channel off the cloudlets' binning, and which writes no
+OBJECT): RA---SIN/DEC--SIN with ``CDELT1 < 0``, a radio-velocity axis
+(``VRAD``, km/s), BMAJ/BMIN/BPA, BUNIT Jy/beam, OBJECT.
+"""
+
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS
+from scipy.ndimage import gaussian_filter, map_coordinates
+
+from .cache import GENERATOR_VERSION, atomic_path, content_hash, read_json, write_json
+from .profiles import peak_velocity, rotation_velocity, surface_density
+
+__all__ = ["make_cube", "cube_for", "SKY_CENTER_DEG", "HI_REST_HZ"]
+
+#: Sky position of the map centre (RA, Dec in deg, FK5 J2000).
+SKY_CENTER_DEG = (150.0, 2.0)
+HI_REST_HZ = 1.420405751768e9
+_FWHM_PER_SIGMA = np.sqrt(8.0 * np.log(2.0))
+#: Total line flux of every galaxy, Jy km/s (only ratios to the noise matter).
+_TOTAL_FLUX = 10.0
+#: Noiseless cubes: "the data" is where the peak exceeds this fraction of the cube's peak.
+_NOISELESS_DETECTION = 0.01
+#: Truth radii stop at this fraction of the half-field (issue 12's "80% of the half-field").
+HALF_FIELD_FRACTION = 0.8
+
+
+def _channels(spec):
+    """Channel count and the (fractional) channel of the systemic velocity."""
+    inc = np.radians(spec["inclination_deg"])
+    radius = spec["shape"][1] / 2 * np.sqrt(2)
+    v_proj = peak_velocity(spec["velocity_profile"], radius) * np.sin(inc)
+    half_width = v_proj + 4.0 * spec["dispersion_kms"]
+    n_line = int(np.ceil(2.0 * half_width / spec["channel_width_kms"]))
+    n_chan = n_line + 2 * max(6, int(np.ceil(n_line / 4)))  # line-free channels both sides
+    return n_chan, n_chan / 2 + spec["channel_phase"]
+
+
+def _kinms_cube(spec, n_chan):
+    """The noiseless cube ``(v, y, x)`` in Jy/beam, simulated on a padded field and cropped."""
+    from kinms import KinMS
+
+    ny, nx = spec["shape"]
+    cell, dv, beam = spec["pixel_scale_arcsec"], spec["channel_width_kms"], spec["beam_fwhm_arcsec"]
+    pad = int(np.ceil(2.1 * beam / cell)) + 1  # KinMS trims its beam at 1e-5 = 2.04 FWHM
+    extent = (max(nx, ny) / 2 + pad) * np.sqrt(2) * cell + 5.0
+    radius = np.arange(0.0, extent, 0.05 * cell)
+    model = KinMS(
+        (nx + 2 * pad) * cell,
+        (ny + 2 * pad) * cell,
+        n_chan * dv,
+        cell,
+        dv,
+        [beam, beam, 0.0],
+        nSamps=spec["n_particles"],
+        seed=spec["kinms_seed"],
+        huge_beam=beam > 4 * cell,
+    )
+    cx, cy = spec["center_px"]
+    cube = model.model_cube(
+        spec["inclination_deg"],
+        spec["position_angle_deg"],
+        gasSigma=spec["dispersion_kms"],
+        diskThick=spec["scale_height_arcsec"],
+        sbRad=radius,
+        sbProf=surface_density(spec["density_profile"], radius),
+        velProf=rotation_velocity(spec["velocity_profile"], radius),
+        intFlux=_TOTAL_FLUX,
+        phaseCent=[(cx - nx / 2) * cell, (cy - ny / 2) * cell],
+        vOffset=spec["channel_phase"] * dv,
+    )
+    return np.ascontiguousarray(cube[pad : pad + nx, pad : pad + ny, :].T)
+
+
+def _noise(spec, clean):
+    """Thesis Eq. 2.2 noise: sigma = mean over line channels of each channel's peak / (S/N).
+
+    ``"white"`` noise is independent per voxel; ``"beam"`` noise is white noise
+    convolved with the beam and rescaled to the same sigma (correlated over a
+    beam, like an interferometer's).
+    """
+    if spec["snr"] is None:
+        return np.zeros_like(clean), 0.0
+    peaks = clean.max(axis=(1, 2))
+    sigma = peaks[peaks > 0].mean() / spec["snr"]
+    noise = np.random.default_rng(spec["noise_seed"]).standard_normal(clean.shape)
+    if spec["noise"] == "beam":
+        s = spec["beam_fwhm_arcsec"] / spec["pixel_scale_arcsec"] / _FWHM_PER_SIGMA
+        noise = gaussian_filter(noise, sigma=(0, s, s), mode="wrap")
+        noise /= noise.std()
+    return noise * sigma, float(sigma)
+
+
+def _major_axis_detection(spec, clean, sigma, radius):
+    """Whether the data reach ``radius`` (arcsec) on both sides of the major axis.
+
+    A point on the major axis is "in the data" when the noiseless cube's peak
+    over channels there is at least 3 sigma (1% of the cube's peak when
+    noiseless). Returns a boolean array, one per radius.
+    """
+    peak = clean.max(axis=0)
+    threshold = 3.0 * sigma if sigma > 0 else _NOISELESS_DETECTION * peak.max()
+    pa = np.radians(spec["position_angle_deg"])
+    r = np.asarray(radius, dtype=float) / spec["pixel_scale_arcsec"]
+    cx, cy = spec["center_px"]
+    detected = np.ones(r.shape, dtype=bool)
+    for sign in (1.0, -1.0):  # receding, approaching; east = -x, north = +y
+        x, y = cx - sign * r * np.sin(pa), cy + sign * r * np.cos(pa)
+        detected &= map_coordinates(peak, [y, x], order=1, cval=0.0) >= threshold
+    return detected
+
+
+def truth_radii(spec, clean, sigma):
+    """Radii (arcsec) where fitted curves are compared with the truth, and the data's reach.
+
+    Every half beam FWHM from half a FWHM out to 80% of the half-field, keeping
+    the radii where the data reach both sides of the major axis
+    (:func:`_major_axis_detection`; a central hole or a gap between rings has no
+    data to measure a rotation speed from).
+
+    Returns
+    -------
+    radii : `numpy.ndarray`
+    r_data : float
+        The largest radius (arcsec, 0.25 pixel steps) at which the data reach
+        both sides of the major axis.
+    """
+    pixel = spec["pixel_scale_arcsec"]
+    fine = np.arange(0.0, max(spec["shape"]), 0.25) * pixel
+    reach = _major_axis_detection(spec, clean, sigma, fine)
+    r_data = float(fine[reach].max()) if reach.any() else 0.0
+    step = spec["beam_fwhm_arcsec"] / 2
+    half_field = min(spec["shape"]) / 2 * pixel
+    radii = step * np.arange(1, int(np.floor(HALF_FIELD_FRACTION * half_field / step)) + 1)
+    return radii[_major_axis_detection(spec, clean, sigma, radii)], r_data
+
+
+def _header(spec, n_chan, kc):
+    ny, nx = spec["shape"]
+    cell, dv = spec["pixel_scale_arcsec"], spec["channel_width_kms"]
+    beam_deg = spec["beam_fwhm_arcsec"] / 3600.0
+    cards = [
+        ("CTYPE1", "RA---SIN"),
+        ("CRVAL1", SKY_CENTER_DEG[0]),
+        ("CRPIX1", nx / 2 + 1.0),
+        ("CDELT1", -cell / 3600.0),
+        ("CUNIT1", "deg"),
+        ("CTYPE2", "DEC--SIN"),
+        ("CRVAL2", SKY_CENTER_DEG[1]),
+        ("CRPIX2", ny / 2 + 1.0),
+        ("CDELT2", cell / 3600.0),
+        ("CUNIT2", "deg"),
+        ("CTYPE3", "VRAD"),
+        ("CRVAL3", spec["systemic_velocity_kms"] - kc * dv),
+        ("CRPIX3", 1.0),
+        ("CDELT3", dv),
+        ("CUNIT3", "km/s"),
+        ("SPECSYS", "BARYCENT"),
+        ("RESTFRQ", HI_REST_HZ),
+        ("RADESYS", "FK5"),
+        ("EQUINOX", 2000.0),
+        ("BMAJ", beam_deg),
+        ("BMIN", beam_deg),
+        ("BPA", 0.0),
+        ("BUNIT", "Jy/beam"),
+        ("BTYPE", "Intensity"),
+        ("OBJECT", spec["name"]),
+        ("TELESCOP", "KinMS"),
+        ("ORIGIN", "galkin referee benchmark"),
+    ]
+    header = fits.Header(cards)
+    header["HISTORY"] = f"KinMS cube of referee set {spec['set']!r}, seed {spec['seed']}"
+    return header
+
+
+def make_cube(spec):
+    """Simulate one galaxy.
+
+    Parameters
+    ----------
+    spec : dict
+        From :func:`.conditions.draw_galaxy`.
+
+    Returns
+    -------
+    data : `numpy.ndarray`
+        ``(n_channels, ny, nx)`` float32, Jy/beam, noise added.
+    header : `astropy.io.fits.Header`
+    truth : dict
+        ``spec`` plus what the metrics need: ``v_max_kms`` (the arctan asymptote,
+        or the peak of other curves within the half-field), ``v_sin_i_kms``,
+        ``noise_rms`` (Jy/beam), ``r_data_arcsec``, ``radius_arcsec`` and
+        ``v_rot_kms`` (the true curve at the comparison radii), the centre's
+        ``center_sky_deg``, ``n_channels`` and the KinMS version.
+    """
+    from importlib.metadata import version
+
+    n_chan, kc = _channels(spec)
+    clean = _kinms_cube(spec, n_chan)
+    noise, sigma = _noise(spec, clean)
+    header = _header(spec, n_chan, kc)
+    radii, r_data = truth_radii(spec, clean, sigma)
+    velocity = spec["velocity_profile"]
+    v_max = peak_velocity(velocity, min(spec["shape"]) / 2 * spec["pixel_scale_arcsec"])
+    ra, dec = WCS(header).celestial.wcs_pix2world([spec["center_px"]], 0)[0]
+    truth = dict(
+        spec,
+        v_max_kms=v_max,
+        v_sin_i_kms=v_max * np.sin(np.radians(spec["inclination_deg"])),
+        noise_rms=sigma,
+        r_data_arcsec=r_data,
+        radius_arcsec=radii.tolist(),
+        v_rot_kms=rotation_velocity(velocity, radii).tolist(),
+        center_sky_deg=[float(ra), float(dec)],
+        n_channels=n_chan,
+        kinms_version=version("kinms"),
+    )
+    return (clean + noise).astype(np.float32), header, truth
+
+
+def cube_for(spec, cache_dir):
+    """The FITS path and truth of ``spec``'s cube, simulated only if not cached.
+
+    Parameters
+    ----------
+    spec : dict
+        From :func:`.conditions.draw_galaxy`.
+    cache_dir : `pathlib.Path`
+
+    Returns
+    -------
+    path : `pathlib.Path`
+        ``<cache>/<set>/<name>-<hash>.fits``; the truth is beside it as ``.json``.
+    truth : dict
+    """
+    key = content_hash({"spec": spec, "generator": GENERATOR_VERSION})
+    path = cache_dir / spec["set"] / f"{spec['name']}-{key}.fits"
+    truth_path = path.with_suffix(".json")
+    truth = read_json(truth_path)
+    if truth is not None and path.exists():
+        return path, truth
+    data, header, truth = make_cube(spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = atomic_path(path)
+    fits.PrimaryHDU(data, header).writeto(tmp, overwrite=True)
+    tmp.replace(path)
+    write_json(truth_path, truth)
+    return path, truth
