@@ -79,13 +79,19 @@ def test_beam_in_network_frame_and_downsampling():
     coarse = prepare(disc_maps(120.0, beam=beam), position_angle=120 * u.deg)
     smaj, smin, angle = coarse.scales.beam
     field = coarse.scales.field
-    assert smaj * field * 2.3548 == pytest.approx(6.0, rel=1e-3)
-    assert smin * field * 2.3548 == pytest.approx(3.0, rel=1e-3)
+    # the bilinear resampling adds a tent of one input pixel: variance (1/6 + 1/12) px^2
+    pixel = coarse.maps.pixel_scale.to_value(u.arcsec)
+    blur = pixel**2 * (1 / 6 + 1 / 12)
+    assert (smaj * field) ** 2 == pytest.approx((6.0 / 2.3548) ** 2 + blur, rel=1e-3)
+    assert (smin * field) ** 2 == pytest.approx((3.0 / 2.3548) ** 2 + blur, rel=1e-3)
     assert np.degrees(angle) == pytest.approx(30 - 120)
     # A finely sampled map is smoothed before downsampling; the smoothing joins the beam.
     fine = prepare(disc_maps(120.0, n=256, pixel=0.25, beam=beam), position_angle=120 * u.deg)
     assert fine.scales.field == pytest.approx(field, rel=0.05)
-    assert fine.scales.beam[1] > smin * 1.05
+    step = fine.scales.field / fine.scales.size
+    smoothing = 0.5 * step  # anti-aliasing sigma: half an output pixel
+    expected = (3.0 / 2.3548) ** 2 + smoothing**2 + 0.25**2 * (1 / 6 + 1 / 12)
+    assert (fine.scales.beam[1] * fine.scales.field) ** 2 == pytest.approx(expected, rel=1e-3)
 
 
 def test_clip_percentile_limits_outliers():

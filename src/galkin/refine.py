@@ -52,6 +52,7 @@ import numpy as np
 import torch
 
 from .decoder import DiscDecoder
+from .loss import LOG_FLOOR, _log_amplitude
 
 __all__ = [
     "Refinement",
@@ -86,7 +87,7 @@ PRIOR_WIDTH = 10.0
 #: Refined errors add the network's calibrated error times this in quadrature: the
 #: error an estimator makes on simulated maps that the disc model describes,
 #: whatever the noise -- a floor for the model's own systematics.
-SYSTEMATIC_FLOOR = 1.0
+SYSTEMATIC_FLOOR = 0.0
 #: Finite-difference step, as a fraction of each parameter's range.
 _FD_STEP = 1e-4
 #: Largest lag (network pixels) summed in a residual map's correlation area.
@@ -95,6 +96,9 @@ _MAX_LAG = 12
 _CHUNK = 48
 #: Trial steps per iteration, each with five times the damping of the last.
 _ATTEMPTS = 6
+#: A galaxy has converged when a step moves every parameter by less than this
+#: fraction of its error.
+_CONVERGED = 0.02
 
 
 @dataclass
@@ -130,7 +134,7 @@ class Refinement:
     at_bound : tuple of str
         Parameters that ended at a bound of their range.
     converged : bool
-        Whether the last step changed every parameter by less than 1e-3 of its error.
+        Whether the last step changed every parameter by less than 2% of its error.
     iterations : int
         Levenberg-Marquardt iterations run.
     """
@@ -182,12 +186,15 @@ def _beam_area(prepared):
 class _Batch:
     """The batch's maps, errors and geometry as tensors, and the decoder that models them."""
 
-    def __init__(self, prepared, decoder, names, dtype):
+    def __init__(self, prepared, decoder, names, dtype, moment0_scale="linear"):
         stack = lambda arrays: torch.tensor(np.stack(arrays), dtype=dtype)  # noqa: E731
         self.d0 = stack([p.moment0 for p in prepared])
         self.d1 = stack([p.moment1 for p in prepared])
         self.mask = stack([p.mask for p in prepared])
+        self.log = moment0_scale == "log"
         self.e0 = stack([_error_map(p, 0) for p in prepared]) ** 2
+        if self.log:  # errors of log(d + floor)
+            self.e0 = self.e0 / (self.d0.clamp_min(0.0) + LOG_FLOOR) ** 2
         self.e1 = stack([_error_map(p, 1) for p in prepared]) ** 2
         self.beam_area = torch.tensor([_beam_area(p) for p in prepared], dtype=dtype)
         beams = [p.scales.beam for p in prepared]
@@ -206,6 +213,15 @@ class _Batch:
 
     def __len__(self):
         return self.d0.shape[0]
+
+    def subset(self, idx):
+        """The batch restricted to galaxies ``idx`` (same decoder and grid)."""
+        sub = object.__new__(_Batch)
+        sub.__dict__.update(self.__dict__)
+        for key in ("d0", "d1", "mask", "e0", "e1", "beam_area"):
+            setattr(sub, key, getattr(self, key)[idx])
+        sub.beams = None if self.beams is None else self.beams[idx]
+        return sub
 
     def render(self, theta, galaxy):
         """Raw model maps ``(N, H, W)`` for parameter rows ``theta`` of galaxies ``galaxy``."""
@@ -231,12 +247,21 @@ class _Batch:
 
 
 def _solve_nuisance(batch, model0, model1, w0, w1, galaxy):
-    """Residual maps with the closed-form (weighted) amplitude and velocity offset."""
+    """Residual maps with the closed-form (weighted) amplitude and velocity offset.
+
+    In log scale the moment-0 residual is ``log(a m + f) - log(d + f)`` and the
+    amplitude is refined by Gauss-Newton steps in log space.
+    """
     dims = (-2, -1)
     d0, d1 = batch.d0[galaxy], batch.d1[galaxy]
     amp = (w0 * model0 * d0).sum(dims) / (w0 * model0**2).sum(dims).clamp_min(1e-30)
     off = (w1 * (d1 - model1)).sum(dims) / w1.sum(dims).clamp_min(1e-30)
-    return amp[:, None, None] * model0 - d0, model1 + off[:, None, None] - d1, amp, off
+    r1 = model1 + off[:, None, None] - d1
+    if not batch.log:
+        return amp[:, None, None] * model0 - d0, r1, amp, off
+    amp = _log_amplitude(d0, model0, w0, amp.clamp_min(1e-12), LOG_FLOOR)
+    r0 = torch.log(amp[:, None, None] * model0.clamp_min(0.0) + LOG_FLOOR)
+    return r0 - torch.log(d0.clamp_min(0.0) + LOG_FLOOR), r1, amp, off
 
 
 class _Weights:
@@ -249,6 +274,24 @@ class _Weights:
         self.floor = ((1e-4 * peak0) ** 2, (1e-4 * peak1) ** 2)  # keeps weights finite
         self.u = (batch.mask.clone(), batch.mask.clone())
         self.j2 = None
+
+    def subset(self, batch, idx):
+        """The weights of galaxies ``idx``, attached to the sub-batch ``batch``."""
+        sub = object.__new__(_Weights)
+        sub.batch = batch
+        sub.floor = tuple(f[idx] for f in self.floor)
+        sub.u = tuple(u[idx] for u in self.u)
+        sub.j2 = None if self.j2 is None else tuple(j[idx] for j in self.j2)
+        return sub
+
+    def assign(self, idx, sub):
+        """Copy the state of a :meth:`subset` back into galaxies ``idx``."""
+        for mine, theirs in zip(self.u, sub.u, strict=True):
+            mine[idx] = theirs
+        if self.j2 is None:
+            self.j2 = tuple(torch.zeros(len(self.batch), dtype=j.dtype) for j in sub.j2)
+        for mine, theirs in zip(self.j2, sub.j2, strict=True):
+            mine[idx] = theirs
 
     def variances(self):
         b = self.batch
@@ -336,38 +379,41 @@ def _correlation_area(batch, model0, model1, weights):
     """Correlation area (network pixels) of each galaxy's normalised residual maps.
 
     The autocorrelation of the weighted residuals over the mask, normalised by
-    the number of pixel pairs at each lag, summed over lags up to `_MAX_LAG`
-    while it stays positive; never less than the beam's area.
+    the number of pixel pairs at each lag, summed over rings of lag up to
+    `_MAX_LAG` for as long as its ring mean stays positive and decreasing; never
+    less than the beam's area.
     """
     galaxy = torch.arange(len(batch))
     w0, w1 = weights
     r0, r1, _, _ = _solve_nuisance(batch, model0, model1, w0, w1, galaxy)
-    areas = []
     h, w = batch.shape
     shape = (2 * h, 2 * w)
-    lag_y = torch.fft.fftfreq(shape[0], 1.0 / shape[0]).abs()
-    lag_x = torch.fft.fftfreq(shape[1], 1.0 / shape[1]).abs()
-    radius = torch.sqrt(lag_y[:, None] ** 2 + lag_x[None, :] ** 2)
+    lag_y = torch.fft.fftfreq(shape[0], 1.0 / shape[0])
+    lag_x = torch.fft.fftfreq(shape[1], 1.0 / shape[1])
+    ring = torch.round(torch.sqrt(lag_y[:, None] ** 2 + lag_x[None, :] ** 2)).long().flatten()
+    inside = ring <= _MAX_LAG
+    ring = ring[inside]
+    pairs = torch.fft.irfft2(torch.fft.rfft2(batch.mask, s=shape).abs() ** 2, s=shape)
+    enough = (pairs > 0.25 * pairs[:, :1, :1]).flatten(1)[:, inside].to(r0.dtype)
+    areas = []
     for r, wt in ((r0, w0), (r1, w1)):
-        z = r * torch.sqrt(wt)
-        pairs = torch.fft.irfft2(torch.fft.rfft2(batch.mask, s=shape).abs() ** 2, s=shape)
-        corr = torch.fft.irfft2(torch.fft.rfft2(z, s=shape).abs() ** 2, s=shape)
-        enough = pairs > 0.25 * pairs[:, :1, :1]
-        rho = torch.where(enough, corr / pairs.clamp_min(1.0), 0.0)
-        rho = rho / rho[:, :1, :1].clamp_min(1e-30)
+        corr = torch.fft.irfft2(torch.fft.rfft2(r * torch.sqrt(wt), s=shape).abs() ** 2, s=shape)
+        rho = (corr / pairs.clamp_min(1.0)).flatten(1)[:, inside]
+        rho = rho / rho[:, :1].clamp_min(1e-30) * enough
+        sums = torch.zeros(len(batch), _MAX_LAG + 1, dtype=r.dtype)
+        counts = torch.zeros_like(sums)
+        sums.index_add_(1, ring, rho)
+        counts.index_add_(1, ring, enough)
+        mean = (sums / counts.clamp_min(1.0)).numpy()
+        total = sums.numpy()
         area = []
         for j in range(len(batch)):
-            total, previous = 0.0, None
-            for lag in range(_MAX_LAG + 1):  # rings of lag, until the correlation turns negative
-                ring = (radius >= lag - 0.5) & (radius < lag + 0.5) & enough[j]
-                if not ring.any():
-                    break
-                mean = float(rho[j][ring].mean())
-                if mean <= 0 or (previous is not None and mean > previous):
-                    break
-                total += float(rho[j][ring].sum())
-                previous = mean
-            area.append(max(total, float(batch.beam_area[j])))
+            # rings while the correlation stays positive and keeps falling
+            falling = (
+                (mean[j, 1:] > 0) & (mean[j, 1:] <= mean[j, :-1]) & (counts[j, 1:] > 0).numpy()
+            )
+            stop = 1 + (int(np.argmin(falling)) if not falling.all() else len(falling))
+            area.append(max(float(total[j, :stop].sum()), 1.0))
         areas.append(torch.tensor(area, dtype=r.dtype))
     return areas
 
@@ -401,7 +447,16 @@ def _prior(space, names, start, prior_sigma, default_height, lo, hi):
     return mu, sigma
 
 
-def refine(prepared, start, space, *, prior_sigma=None, iterations=12, nodes=5):
+def refine(
+    prepared,
+    start,
+    space,
+    *,
+    prior_sigma=None,
+    iterations=12,
+    nodes=5,
+    moment0_scale="log",
+):
     """Refine every galaxy's parameters by fitting the decoder to its own maps.
 
     Parameters
@@ -419,6 +474,11 @@ def refine(prepared, start, space, *, prior_sigma=None, iterations=12, nodes=5):
         Largest number of Levenberg-Marquardt iterations.
     nodes : int, optional
         Gauss-Legendre nodes per line-of-sight segment of the decoder.
+    moment0_scale : {"log", "linear"}, optional
+        Compare moment 0 as ``log(M0 + 0.01)`` of the peak-normalised maps (default:
+        every isophote counts alike, as in an ellipse fit, so the outer disc that
+        carries the inclination is not outweighed by a bright, non-axisymmetric
+        centre) or linearly (the thesis's loss).
 
     Returns
     -------
@@ -428,7 +488,9 @@ def refine(prepared, start, space, *, prior_sigma=None, iterations=12, nodes=5):
     dtype = torch.float64
     decoder = DiscDecoder(space.intensity, space.velocity, nodes=nodes).to(dtype)
     names = tuple(space.names) + CENTER_NAMES + (HEIGHT_NAME,)
-    batch = _Batch(prepared, decoder, names, dtype)
+    if moment0_scale not in ("log", "linear"):
+        raise ValueError(f"moment0_scale must be 'log' or 'linear'; got {moment0_scale!r}.")
+    batch = _Batch(prepared, decoder, names, dtype, moment0_scale)
     lo, hi = _bounds(space, names, dtype)
     mu, sigma = _prior(space, names, start, prior_sigma, decoder.scale_height, lo, hi)
     amplitude = space.amplitude
@@ -439,9 +501,6 @@ def refine(prepared, start, space, *, prior_sigma=None, iterations=12, nodes=5):
     scale = 1.0 / torch.sqrt(batch.beam_area)  # one measurement per beam while fitting
     prior_precision = torch.diag_embed(1.0 / sigma**2)
 
-    def posterior_cost(vector, theta):
-        return (vector**2).sum(-1) + (((theta - mu) / sigma) ** 2).sum(-1)
-
     with torch.no_grad():
         theta = mu.clone()
         raw = batch.render(theta, galaxy)
@@ -449,45 +508,74 @@ def refine(prepared, start, space, *, prior_sigma=None, iterations=12, nodes=5):
         lam = torch.full((b,), 1e-3, dtype=dtype)
         converged = torch.zeros(b, dtype=torch.bool)
         done = 0
-        while done < int(iterations):
+        while done < int(iterations) and not bool(converged.all()):
             done += 1
-            weights.update(*raw)
-            w = weights.weights()
-            perturbed = _perturbed(batch, theta, raw, steps, amp_index)
-            jac, res = _jacobian(batch, theta, raw, perturbed, w, scale, steps)
-            jtj = jac.transpose(1, 2) @ jac + prior_precision
-            grad = jac.transpose(1, 2) @ res[..., None] + ((theta - mu) / sigma**2)[..., None]
-            cost = posterior_cost(res, theta)
-            pending = torch.ones(b, dtype=torch.bool)
-            taken = torch.zeros_like(theta)
-            for _ in range(_ATTEMPTS):  # raise the damping of galaxies whose step failed
-                damp = torch.diag_embed(lam[:, None] * torch.diagonal(jtj, dim1=1, dim2=2))
-                step = -torch.linalg.solve(jtj + damp, grad)[..., 0]
-                trial = torch.minimum(torch.maximum(theta + step, lo), hi)
-                trial_raw = batch.render(trial, galaxy)
-                better = pending & (
-                    posterior_cost(_vector(batch, *trial_raw, w, galaxy, scale), trial) < cost
-                )
-                taken[better] = (trial - theta)[better]
-                theta = torch.where(better[:, None], trial, theta)
-                raw = tuple(
-                    torch.where(better[:, None, None], t, r)
-                    for t, r in zip(trial_raw, raw, strict=True)
-                )
-                lam = torch.where(better, lam / 3.0, torch.where(pending, lam * 5.0, lam))
-                lam = lam.clamp(1e-7, 1e7)
-                pending &= ~better
-                if not pending.any():
-                    break
-            err = torch.sqrt(torch.diagonal(torch.linalg.inv(jtj), dim1=1, dim2=2))
-            converged = ~pending & (taken.abs() < 1e-3 * err).all(-1)
-            if bool(converged.all()):
-                break
+            idx = torch.nonzero(~converged).flatten()  # galaxies still moving
+            sub = batch.subset(idx)
+            sub_weights = weights.subset(sub, idx)
+            state = _step(
+                sub,
+                sub_weights,
+                theta[idx],
+                tuple(m[idx] for m in raw),
+                mu[idx],
+                sigma[idx],
+                lam[idx],
+                scale[idx],
+                steps,
+                amp_index,
+                (lo, hi),
+            )
+            theta[idx], lam[idx], converged[idx] = state[0], state[2], state[3]
+            raw[0][idx], raw[1][idx] = state[1]
+            weights.assign(idx, sub_weights)
         weights.update(*raw)
         covariance, areas = _laplace(batch, theta, raw, weights, steps, amp_index, prior_precision)
         return _results(
             batch, names, theta, mu, covariance, raw, weights, areas, (lo, hi), converged, done
         )
+
+
+def _step(batch, weights, theta, raw, mu, sigma, lam, scale, steps, amp_index, bounds):
+    """One Levenberg-Marquardt iteration of a (sub-)batch.
+
+    Returns the new ``theta``, its raw maps, the damping and which galaxies converged:
+    a step was accepted and moved every parameter by less than `_CONVERGED` of its error.
+    """
+    lo, hi = bounds
+    galaxy = torch.arange(len(batch))
+    weights.update(*raw)
+    w = weights.weights()
+    perturbed = _perturbed(batch, theta, raw, steps, amp_index)
+    jac, res = _jacobian(batch, theta, raw, perturbed, w, scale, steps)
+    jtj = jac.transpose(1, 2) @ jac + torch.diag_embed(1.0 / sigma**2)
+    grad = jac.transpose(1, 2) @ res[..., None] + ((theta - mu) / sigma**2)[..., None]
+
+    def cost(vector, at):
+        return (vector**2).sum(-1) + (((at - mu) / sigma) ** 2).sum(-1)
+
+    before = cost(res, theta)
+    pending = torch.ones(len(batch), dtype=torch.bool)
+    taken = torch.zeros_like(theta)
+    for _ in range(_ATTEMPTS):  # raise the damping of galaxies whose step failed
+        damp = torch.diag_embed(lam[:, None] * torch.diagonal(jtj, dim1=1, dim2=2))
+        step = -torch.linalg.solve(jtj + damp, grad)[..., 0]
+        trial = torch.minimum(torch.maximum(theta + step, lo), hi)
+        trial_raw = batch.render(trial, galaxy)
+        better = pending & (cost(_vector(batch, *trial_raw, w, galaxy, scale), trial) < before)
+        taken[better] = (trial - theta)[better]
+        theta = torch.where(better[:, None], trial, theta)
+        raw = tuple(
+            torch.where(better[:, None, None], t, r) for t, r in zip(trial_raw, raw, strict=True)
+        )
+        lam = torch.where(better, lam / 3.0, torch.where(pending, lam * 5.0, lam))
+        lam = lam.clamp(1e-7, 1e7)
+        pending &= ~better
+        if not pending.any():
+            break
+    err = torch.sqrt(torch.diagonal(torch.linalg.inv(jtj), dim1=1, dim2=2))
+    converged = ~pending & (taken.abs() < _CONVERGED * err).all(-1)
+    return theta, raw, lam, converged
 
 
 def _laplace(batch, theta, raw, weights, steps, amplitude_index, prior_precision):
@@ -512,7 +600,8 @@ def _results(batch, names, theta, mu, covariance, raw, weights, areas, bounds, c
     mask = batch.mask
     dims = (-2, -1)
     n = mask.sum(dims).clamp_min(1.0)
-    loss = ((mask * r0**2).sum(dims) + (mask * r1**2).sum(dims)) / n
+    linear0 = amp[:, None, None] * raw[0] - batch.d0  # the thesis's loss is linear
+    loss = ((mask * linear0**2).sum(dims) + (mask * r1**2).sum(dims)) / n
     chi2 = []
     for r, e2 in ((r0, batch.e0), (r1, batch.e1)):
         known = (mask > 0) & (e2 > 0)
