@@ -48,7 +48,7 @@ def as_maps(
     clip_sigma : float, optional
         Mask threshold in units of the rms (default 4 smooth, 3 clip).
     """
-    from .io.cube import SpectralCube, is_cube
+    from .io.cube import is_cube
 
     if isinstance(data, (str, Path)):
         from .io.loading import identify, load
@@ -58,11 +58,32 @@ def as_maps(
             raise GalkinError(f"data file {str(path)!r} does not exist.")
         adapter = identify(path)
         if adapter is not None:  # a survey adapter knows this file
-            options = {} if beam is None else {"beam": beam}
-            data = load(path, adapter=adapter, **options)
-        else:  # any other FITS cube
+            options = dict(
+                beam=beam,
+                rest_frequency=rest_frequency,
+                region=region,
+                noise=noise,
+                clip_sigma=clip_sigma,
+                mask=None if mask == "smooth" else mask,  # the cube readers' default
+            )
+            return load(
+                path, adapter=adapter, **{k: v for k, v in options.items() if v is not None}
+            )
+        else:  # any other FITS cube: read directly (spectral-cube for what that cannot)
+            from .io.fitscube import maps_from_fits
+
             try:
-                data = SpectralCube.read(path)
+                return maps_from_fits(
+                    path,
+                    rest_frequency=rest_frequency,
+                    beam=beam,
+                    region=region,
+                    mask=mask,
+                    noise=noise,
+                    clip_sigma=clip_sigma,
+                )
+            except GalkinError:
+                raise
             except Exception as exc:
                 raise GalkinError(
                     f"{str(path)!r} is not a cube galkin can read: no survey adapter knows it "

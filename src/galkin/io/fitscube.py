@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy import units as u
 from astropy.io import fits
+from astropy.io.fits.verify import VerifyWarning
 from astropy.wcs import WCS, FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_scales
 
@@ -83,7 +84,7 @@ def _header_beam(header):
 
     try:
         beam = Beam.from_fits_header(header)
-    except NoBeamException:
+    except (NoBeamException, ValueError, TypeError, KeyError):  # none, or cards it cannot read
         return None
     return beam if np.isfinite(beam.major.value) and beam.major.value > 0 else None
 
@@ -100,7 +101,12 @@ def read_fits_cube(path):
     FitsCube or None
         None for the cubes listed in the module docstring.
     """
-    with fits.open(path, memmap=False) as hdul:
+    with warnings.catch_warnings():
+        # a corrupt header makes astropy warn inside fits.open, and a warning turned
+        # into an error there leaves the file open; unwarned, it raises OSError
+        warnings.simplefilter("ignore", VerifyWarning)
+        hdul = fits.open(path, memmap=False)
+    with hdul:
         header = hdul[0].header
         data = hdul[0].data
         if data is None or "BEAMS" in hdul or header.get("CASAMBM", False):
@@ -150,8 +156,8 @@ def maps_from_fits(
 
     Parameters
     ----------
-    path : str or `pathlib.Path`
-        A FITS cube (optionally gzipped).
+    path : str, `pathlib.Path` or `FitsCube`
+        A FITS cube (optionally gzipped), or one :func:`read_fits_cube` read.
     rest_frequency, velocity_convention, mask, clip_sigma, noise, region, beam : optional
         As for :func:`~galkin.io.cube.maps_from_cube`.
     name, center, position_angle, systemic_velocity : optional
@@ -178,10 +184,13 @@ def maps_from_fits(
         position_angle=position_angle,
         systemic_velocity=systemic_velocity,
     )
-    try:
-        cube = read_fits_cube(path)
-    except OSError as exc:
-        raise GalkinError(f"{path} is not a readable FITS file ({exc}).") from exc
+    if isinstance(path, FitsCube):
+        cube = path
+    else:
+        try:
+            cube = read_fits_cube(path)
+        except OSError as exc:
+            raise GalkinError(f"{path} is not a readable FITS file ({exc}).") from exc
     if cube is None:
         from .cube import SpectralCube, maps_from_cube
 

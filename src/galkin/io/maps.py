@@ -283,7 +283,8 @@ class KinematicMaps:
         if isinstance(region, SkyRegion):
             if self.wcs is None:
                 raise GalkinError(
-                    "A sky region needs maps with a WCS; pass wcs= or use a PixelRegion."
+                    "A sky region needs maps with a WCS: build them with "
+                    "galkin.KinematicMaps(..., wcs=...), or use a PixelRegion."
                 )
             region = region.to_pixel(self.wcs)
         if not isinstance(region, PixelRegion):

@@ -113,7 +113,8 @@ def _rms_from_samples(samples, nsigma, max_iter):
     if not sigma > 0:
         raise GalkinError(
             "Cannot estimate the noise: the cube's voxels are (nearly) all identical. "
-            "Pass noise= explicitly (a Quantity in the cube's brightness unit)."
+            "Pass it (a Quantity in the cube's brightness unit), e.g. "
+            "galkin.fit(data, noise=...) or galkin.maps_from_cube(cube, noise=...)."
         )
     with np.errstate(invalid="ignore"):
         for _ in range(max_iter):
@@ -141,7 +142,8 @@ def _rms_from_negatives(samples):
     warnings.warn(
         "Every channel of the cube contains emission, so there are no line-free channels "
         "to measure the noise in; it was estimated from the negative voxels instead "
-        "(assumes continuum-subtracted data). Pass noise= to set it.",
+        "(assumes continuum-subtracted data). To set it, pass e.g. "
+        "galkin.fit(data, noise=...) or galkin.maps_from_cube(cube, noise=...).",
         GalkinWarning,
         stacklevel=5,
     )

@@ -56,7 +56,7 @@ def find_rest_frequency(argument, wcs):
     return None
 
 
-def check_convention(ctype, unit, rest, requested):
+def check_convention(ctype, unit, rest_frequency, velocity_convention):
     """The Doppler convention to convert a spectral axis with, checking the request.
 
     Parameters
@@ -65,10 +65,10 @@ def check_convention(ctype, unit, rest, requested):
         The axis' CTYPE (e.g. ``'FREQ'``, ``'VRAD'``, ``'VOPT-F2W'``).
     unit : `~astropy.units.UnitBase`
         The axis' unit.
-    rest : `~astropy.units.Quantity` or None
+    rest_frequency : `~astropy.units.Quantity` or None
         Rest frequency (:func:`find_rest_frequency`).
-    requested : {None, 'radio', 'optical', 'relativistic'}
-        The ``velocity_convention`` argument.
+    velocity_convention : {None, 'radio', 'optical', 'relativistic'}
+        The convention asked for.
 
     Returns
     -------
@@ -78,14 +78,14 @@ def check_convention(ctype, unit, rest, requested):
     is_velocity : bool
         Whether the axis is already a velocity.
     """
-    if requested not in (None, *CONVENTIONS):
+    if velocity_convention not in (None, *CONVENTIONS):
         raise GalkinError(
             "velocity_convention must be 'radio', 'optical', 'relativistic' or None (the "
-            f"cube's own); got {requested!r}."
+            f"cube's own); got {velocity_convention!r}."
         )
     if unit.is_equivalent(KM_S):
         native = _CONVENTION_OF_CTYPE.get(ctype[:4])
-        if requested not in (None, native):
+        if velocity_convention not in (None, native):
             raise GalkinError(
                 f"The cube's spectral axis is already a velocity ({ctype}, {native} "
                 f"convention); galkin does not re-grid between conventions. Pass "
@@ -97,14 +97,14 @@ def check_convention(ctype, unit, rest, requested):
             f"The cube's third axis ({ctype}, unit {unit}) is not spectral: expected a velocity, "
             "frequency or wavelength axis."
         )
-    if rest is None:
+    if rest_frequency is None:
         raise GalkinError(
             f"The cube's spectral axis is {ctype} ({unit}) and its header has no rest frequency "
             f"(RESTFRQ): pass rest_frequency= to convert it to velocity ({_REST_EXAMPLES})."
         )
-    if requested is None:
-        requested = "optical" if unit.physical_type == "length" else "radio"
-    return requested, False
+    if velocity_convention is None:
+        velocity_convention = "optical" if unit.physical_type == "length" else "radio"
+    return velocity_convention, False
 
 
 def channel_velocities(wcs, n_channel, *, rest_frequency=None, velocity_convention=None):

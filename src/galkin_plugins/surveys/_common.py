@@ -106,20 +106,36 @@ def rest_frequency(header):
 
 
 def cube_to_maps(path, header, *, survey, beam=None, return_cube=False, **kwargs):
-    """Read a radio cube and take its moments with :func:`galkin.io.cube.maps_from_cube`.
+    """Read a radio cube and take its moments (:func:`galkin.io.fitscube.maps_from_fits`).
 
-    The beam is handled explicitly: ``beam`` if given, else the cube's beam table
-    (a multi-beam cube is convolved to its common beam), else the header's beam
+    Single-beam cubes are read directly into arrays; multi-beam and Stokes cubes
+    through spectral-cube (:func:`galkin.io.cube.maps_from_cube`).  The beam is
+    handled explicitly: ``beam`` if given, else the cube's beam table (a
+    multi-beam cube is convolved to its common beam), else the header's beam
     (:func:`header_beam`); without any, a GalkinError asks for ``beam=``.
 
     Returns
     -------
     `~galkin.KinematicMaps`, or the `~spectral_cube.SpectralCube` when ``return_cube``.
     """
-    from galkin.io.cube import VaryingResolutionSpectralCube, maps_from_cube
-
     if header is None:
         raise GalkinError(f"{path} is not a FITS file: expected a FITS cube.")
+    if not return_cube:  # the direct FITS reader, for the single-beam cubes it reads
+        from galkin.io.fitscube import maps_from_fits, read_fits_cube
+
+        with quiet_fits():
+            try:
+                fast = read_fits_cube(path)
+            except (OSError, ValueError) as exc:
+                raise GalkinError(f"{path} is not a readable FITS cube ({exc}).") from exc
+        if fast is not None:
+            source = "argument"
+            if beam is None:
+                beam, source = required_header_beam(header, path)
+            maps = maps_from_fits(fast, beam=beam, **kwargs)
+            return _provenance(maps, path, header, survey, source, multibeam=False)
+    from galkin.io.cube import VaryingResolutionSpectralCube, maps_from_cube
+
     cube = read_cube(path)
     multibeam = isinstance(cube, VaryingResolutionSpectralCube)
     source = "argument"
@@ -137,10 +153,14 @@ def cube_to_maps(path, header, *, survey, beam=None, return_cube=False, **kwargs
         return cube
     with quiet_fits():
         maps = maps_from_cube(cube, beam=beam, **kwargs)
+    return _provenance(maps, path, header, survey, source, multibeam=multibeam)
+
+
+def _provenance(maps, path, header, survey, beam_source, *, multibeam):
     maps.meta.update(
         survey=survey,
         files={"cube": str(path)},
-        beam_source=source,
+        beam_source=beam_source,
         multibeam=multibeam,
         telescope=str(header.get("TELESCOP", header.get("INSTRUME", ""))).strip() or None,
         bunit=str(header.get("BUNIT", "")).strip() or None,
@@ -197,8 +217,9 @@ def required_header_beam(header, path):
     if beam is None:
         raise GalkinError(
             f"{path} has no beam (no BMAJ/BMIN cards, no AIPS/CASA beam in HISTORY, no "
-            "BMMAJ/BMMIN): pass the restoring beam, e.g. beam=Beam(major=30*u.arcsec, "
-            "minor=25*u.arcsec, pa=10*u.deg) or beam=30*u.arcsec for a circular one."
+            "BMMAJ/BMMIN): pass the restoring beam, e.g. galkin.fit(path, beam=Beam("
+            "major=30*u.arcsec, minor=25*u.arcsec, pa=10*u.deg)), or galkin.fit(path, "
+            "beam=30*u.arcsec) for a circular one (galkin.load takes the same argument)."
         )
     return beam, source
 
