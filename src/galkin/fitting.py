@@ -17,7 +17,7 @@ from .io.maps import KinematicMaps
 from .plugins import get_model, get_profile
 from .preprocess import DEFAULT_SIZE, prepare
 
-__all__ = ["fit", "as_maps"]
+__all__ = ["fit", "as_maps", "prepare_maps", "fit_prepared"]
 
 
 def as_maps(
@@ -128,6 +128,141 @@ def as_maps(
     )
 
 
+def prepare_maps(
+    data,
+    *,
+    beam=None,
+    beam_smearing=True,
+    rest_frequency=None,
+    region=None,
+    mask="smooth",
+    noise=None,
+    clip_sigma=None,
+    center=None,
+    position_angle=None,
+    systemic_velocity=None,
+    pa_estimator="symmetry",
+    clip_percentile=None,
+    size=DEFAULT_SIZE,
+):
+    """The first step of a fit: one galaxy in, its network maps out (CPU only).
+
+    Reads the input (:func:`as_maps`), checks the beam, and prepares the maps for
+    the network (:func:`galkin.preprocess.prepare`).  The result pickles, so
+    :func:`galkin.fit_many` runs this step in a pool of processes.  The arguments
+    are those of :func:`fit`.
+
+    Returns
+    -------
+    `~galkin.preprocess.PreparedMaps`
+    """
+    maps = as_maps(
+        data,
+        beam=beam,
+        rest_frequency=rest_frequency,
+        region=region,
+        mask=mask,
+        noise=noise,
+        clip_sigma=clip_sigma,
+    )
+    if beam_smearing and maps.beam is None:
+        raise GalkinError(
+            f"{maps.name!r} has no beam information (no BMAJ/BMIN in the header), and the fit "
+            "models beam smearing. Pass the restoring beam, e.g. "
+            "galkin.fit(data, beam=Beam(major=13*u.arcsec, minor=11*u.arcsec, pa=0*u.deg)) or "
+            "beam=12*u.arcsec for a circular beam, or fit without it with beam_smearing=False."
+        )
+    if not beam_smearing:
+        maps = maps.replace(beam=None)
+    return prepare(
+        maps,
+        center=center,
+        position_angle=position_angle,
+        systemic_velocity=systemic_velocity,
+        size=size,
+        clip_percentile=clip_percentile,
+        pa_estimator=pa_estimator,
+    )
+
+
+def fit_prepared(
+    targets,
+    *,
+    mode="blind",
+    model="sae",
+    intensity="exponential",
+    velocity="arctan",
+    others=(),
+    mc_samples=100,
+    device=None,
+    seed=None,
+    config=None,
+    start=None,
+    weights=None,
+    runtimes=None,
+):
+    """The second step of a fit: the model on prepared galaxies, one `FitResult` each.
+
+    In blind mode the galaxies are one batch through the network, which is
+    how :func:`galkin.fit_many` fits a survey; in solo and combined modes the
+    model trains on all of ``targets`` together (so a solo fit takes one).  The
+    arguments are those of :func:`fit`.
+
+    Parameters
+    ----------
+    targets : list of `~galkin.preprocess.PreparedMaps`
+        From :func:`prepare_maps`.
+    others : list of `~galkin.preprocess.PreparedMaps`, optional
+        Extra training galaxies (combined mode).
+    runtimes : list of float, optional
+        Seconds already spent on each target (its :func:`prepare_maps`); the
+        model's time is shared out equally and added.
+
+    Returns
+    -------
+    list of FitResult
+        In the order of ``targets``.
+    """
+    from .result import FitResult
+
+    t0 = time.perf_counter()
+    intensity_profile = get_profile(intensity, "intensity")()
+    velocity_profile = get_profile(velocity, "velocity")()
+    model_cls = get_model(model)
+    if mode not in model_cls.modes:
+        raise GalkinError(
+            f"mode={mode!r} is not supported by model {model!r}; choose from {model_cls.modes}."
+        )
+    if mode == "combined" and not others:
+        raise GalkinError("mode='combined' needs other galaxies: pass others=[...].")
+    targets = list(targets)
+    kin_model = model_cls(intensity_profile, velocity_profile, device=device)
+    model_options = {k: v for k, v in dict(start=start, weights=weights).items() if v is not None}
+    outputs = kin_model.fit(
+        targets,
+        mode=mode,
+        others=list(others),
+        mc_samples=mc_samples,
+        seed=seed,
+        config=config,
+        **model_options,
+    )
+    share = (time.perf_counter() - t0) / len(targets)
+    runtimes = [0.0] * len(targets) if runtimes is None else runtimes
+    return [
+        FitResult(
+            prepared=target,
+            output=output,
+            intensity=intensity_profile,
+            velocity=velocity_profile,
+            model=model,
+            mode=mode,
+            runtime=spent + share,
+        )
+        for target, output, spent in zip(targets, outputs, runtimes, strict=True)
+    ]
+
+
 def fit(
     data,
     *,
@@ -219,65 +354,47 @@ def fit(
     -------
     FitResult
     """
-    from .result import FitResult
-
     t0 = time.perf_counter()
-    maps = as_maps(
-        data,
-        beam=beam,
+    options = dict(
         rest_frequency=rest_frequency,
-        region=region,
         mask=mask,
         noise=noise,
         clip_sigma=clip_sigma,
+        pa_estimator=pa_estimator,
+        clip_percentile=clip_percentile,
+        size=size,
     )
-    if beam_smearing and maps.beam is None:
-        raise GalkinError(
-            f"{maps.name!r} has no beam information (no BMAJ/BMIN in the header), and the fit "
-            "models beam smearing. Pass the restoring beam, e.g. "
-            "galkin.fit(data, beam=Beam(major=13*u.arcsec, minor=11*u.arcsec, pa=0*u.deg)) or "
-            "beam=12*u.arcsec for a circular beam, or fit without it with beam_smearing=False."
-        )
-    if not beam_smearing:
-        maps = maps.replace(beam=None)
-    intensity_profile = get_profile(intensity, "intensity")()
-    velocity_profile = get_profile(velocity, "velocity")()
-    model_cls = get_model(model)
-    if mode not in model_cls.modes:
-        raise GalkinError(
-            f"mode={mode!r} is not supported by model {model!r}; choose from {model_cls.modes}."
-        )
-    if mode == "combined" and not others:
-        raise GalkinError("mode='combined' needs other galaxies: pass others=[...].")
-
-    options = dict(size=size, clip_percentile=clip_percentile, pa_estimator=pa_estimator)
-    target = prepare(
-        maps,
+    target = prepare_maps(
+        data,
+        beam=beam,
+        beam_smearing=beam_smearing,
+        region=region,
         center=center,
         position_angle=position_angle,
         systemic_velocity=systemic_velocity,
         **options,
     )
     extra = [
-        prepare(as_maps(o, rest_frequency=rest_frequency, mask=mask), **options) for o in others
+        prepare(
+            as_maps(o, rest_frequency=rest_frequency, mask=mask),
+            size=size,
+            clip_percentile=clip_percentile,
+            pa_estimator=pa_estimator,
+        )
+        for o in others
     ]
-    kin_model = model_cls(intensity_profile, velocity_profile, device=device)
-    model_options = {k: v for k, v in dict(start=start, weights=weights).items() if v is not None}
-    output = kin_model.fit(
+    return fit_prepared(
         [target],
         mode=mode,
+        model=model,
+        intensity=intensity,
+        velocity=velocity,
         others=extra,
         mc_samples=mc_samples,
+        device=device,
         seed=seed,
         config=config,
-        **model_options,
+        start=start,
+        weights=weights,
+        runtimes=[time.perf_counter() - t0],
     )[0]
-    return FitResult(
-        prepared=target,
-        output=output,
-        intensity=intensity_profile,
-        velocity=velocity_profile,
-        model=model,
-        mode=mode,
-        runtime=time.perf_counter() - t0,
-    )
