@@ -174,7 +174,7 @@ def _no_pool():
     warnings.warn(
         "fit_many could not start its worker processes, so it prepares the galaxies in "
         'this process. In a script, call it under `if __name__ == "__main__":` (worker '
-        "processes import the main module), or pass workers=1.",
+        "processes import the main module), or call galkin.fit_many(items, workers=1).",
         GalkinWarning,
         stacklevel=4,
     )

@@ -169,6 +169,7 @@ def _provenance(maps, path, header, survey, beam_source, *, multibeam):
 
 
 _STAR = re.compile(r"(?<!\*)\*(?!\*)")  # a product '*', not a power '**'
+_ANGSTROM = re.compile(r"\bang\b", re.IGNORECASE)
 _PER_SPAXEL = re.compile(r"/\s*(spaxel|spax|pixel|pix)\b", re.IGNORECASE)
 
 
@@ -176,7 +177,8 @@ def parse_unit(text, default=None):
     """The unit of a BUNIT string, reading ``a*b`` as a product and dropping '/spaxel'.
 
     SoFiA writes ``'Jy/beam*m/s'``, which astropy alone reads as Jy / (beam m s);
-    MaNGA writes ``'1E-17 erg/s/cm^2/spaxel'`` (per spaxel is implied for a map).
+    MaNGA writes ``'1E-17 erg/s/cm^2/spaxel'`` (per spaxel is implied for a map)
+    and ``'1E-17 erg/s/cm^2/ang/spaxel'`` (``ang``: angstrom).
 
     Examples
     --------
@@ -184,6 +186,8 @@ def parse_unit(text, default=None):
     Unit("Jy m / (beam s)")
     >>> parse_unit("1E-17 erg/s/cm^2/spaxel")
     Unit("1e-17 erg / (s cm2)")
+    >>> parse_unit("1E-17 erg/s/cm^2/ang/spaxel")
+    Unit("1e-17 erg / (Angstrom s cm2)")
     >>> parse_unit("no such unit", default=u.km / u.s)
     Unit("km / s")
     """
@@ -194,7 +198,7 @@ def parse_unit(text, default=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", u.UnitsWarning)
         try:
-            for part in _STAR.split(_PER_SPAXEL.sub("", text)):
+            for part in _STAR.split(_ANGSTROM.sub("Angstrom", _PER_SPAXEL.sub("", text))):
                 unit = unit * u.Unit(part.strip())
         except ValueError:
             return default
