@@ -226,3 +226,20 @@ def test_a_dask_worker_killed_mid_run_does_not_lose_the_run(files, tmp_path):
     table = result["table"]
     assert list(table["name"]) == names
     assert_same_rows(table, galkin.fit_many(files, workers=1, **options))
+
+
+def test_a_file_that_kills_its_worker_process_loses_no_other_galaxy(files, monkeypatch):
+    import galkin.fitting
+
+    original = galkin.fitting.prepare_maps
+
+    def crash_on_missing(data, **kwargs):  # as a segfault in a reader would
+        if str(data).endswith("missing.fits"):
+            os._exit(3)
+        return original(data, **kwargs)
+
+    monkeypatch.setattr(galkin.fitting, "prepare_maps", crash_on_missing)
+    items = files[:5]  # good, corrupt, good, missing, good
+    table = galkin.fit_many(items, workers=2, batch_size=2, mc_samples=5, progress=False)
+    assert list(table["status"]) == ["ok", "failed", "ok", "failed", "ok"]
+    assert "process preparing it died" in table["error"][3]

@@ -10,7 +10,8 @@ back in the order of the items.
 A file that cannot be read, a galaxy that fails a survey cut
 (`~galkin.exceptions.RejectedGalaxy`), or any other error is a row with
 ``status`` "failed" or "rejected" and the reason in ``error``; a worker process
-that dies is replaced and its galaxies prepared again (twice at most).  With
+that dies is replaced, and the galaxies it may have held are prepared again one
+at a time, until the one that kills its worker is found and reported.  With
 ``checkpoint=PATH`` every finished row is appended to PATH as it comes
 (:mod:`galkin.checkpoint`), and a second call fits only what is missing.  With
 a `dask.distributed.Client` each task prepares and fits one batch on a worker;
@@ -35,7 +36,7 @@ __all__ = ["fit_many", "DEFAULT_BATCH_SIZE"]
 
 #: Galaxies per batch through the model.
 DEFAULT_BATCH_SIZE = 64
-#: Times a galaxy is prepared again after the worker preparing it died.
+#: Times a galaxy may kill the worker preparing it alone before it is reported failed.
 MAX_ATTEMPTS = 2
 
 
@@ -126,39 +127,56 @@ def _rows(outcomes, names, model_options):
 
 
 def _in_pool(items, names, todo, prepare_options, model_options, batch_size, workers):
-    """Prepare in a process pool, ``workers * 4`` galaxies ahead; fit batches here."""
+    """Prepare in a process pool, ``workers * 4`` galaxies ahead; fit batches here.
+
+    When a worker dies (a reader crashing the process), the galaxies it may have
+    been preparing are prepared again one at a time, so that the one that kills
+    its process is found, reported failed, and the others are fitted.
+    """
     window = max(batch_size, 4 * workers)
     attempts = collections.Counter()
-    queue = collections.deque(todo)
+    queue, suspects = collections.deque(todo), collections.deque()
     pool = _pool(workers)
     pending = collections.deque()
     outcomes, started = [], False
     try:
-        while queue or pending:
-            while pool is not None and queue and len(pending) < window:
-                i = queue.popleft()
-                pending.append((i, pool.submit(_prepare, i, items[i], names[i], prepare_options)))
+        while queue or suspects or pending:
             if pool is None:  # no worker could start: prepare here
                 i = queue.popleft()
                 outcomes.append(_prepare(i, items[i], names[i], prepare_options))
             else:
+                if suspects and not pending:  # one at a time until the culprit is found
+                    i = suspects.popleft()
+                    pending.append((i, _submit(pool, i, items[i], names[i], prepare_options)))
+                while not suspects and queue and len(pending) < window:
+                    i = queue.popleft()
+                    pending.append((i, _submit(pool, i, items[i], names[i], prepare_options)))
                 i, future = pending.popleft()
                 try:
                     outcomes.append(future.result())
                     started = True
-                except BrokenProcessPool:  # a worker died: a new pool, and those in flight again
+                except BrokenProcessPool:  # a worker died
                     pool.shutdown(cancel_futures=True)
-                    pool = _pool(workers) if started else _no_pool()
                     lost = [i] + [j for j, _ in pending]
                     pending.clear()
-                    for j in reversed(lost):
-                        attempts[j] += started
-                        if attempts[j] > MAX_ATTEMPTS:
-                            error = RuntimeError("the process preparing it died (every attempt)")
-                            outcomes.append((j, None, failure_row(names[j], error)))
-                        else:
-                            queue.appendleft(j)
-            if len(outcomes) >= batch_size or not (queue or pending):
+                    # spawned workers that die before any result could not import the main
+                    # module (a script without a __main__ guard): prepare here instead
+                    if not started and get_context().get_start_method() != "fork":
+                        pool = _no_pool()
+                        queue.extendleft(reversed(lost + list(suspects)))
+                        suspects.clear()
+                        continue
+                    pool = _pool(workers)
+                    if len(lost) > 1:
+                        suspects.extendleft(reversed(lost))
+                        continue
+                    attempts[i] += 1  # it was alone in the pool: it killed its worker
+                    if attempts[i] < MAX_ATTEMPTS:
+                        suspects.appendleft(i)
+                        continue
+                    error = RuntimeError(f"the process preparing it died ({attempts[i]} times)")
+                    outcomes.append((i, None, failure_row(names[i], error)))
+            if len(outcomes) >= batch_size or not (queue or suspects or pending):
                 yield _rows(outcomes, names, model_options)
                 outcomes = []
     finally:
@@ -167,7 +185,17 @@ def _in_pool(items, names, todo, prepare_options, model_options, batch_size, wor
 
 
 def _pool(workers):
-    return ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    """A pool with the platform's start method: fork on Linux (workers start at once, with
+    galkin already imported), spawn elsewhere (workers import the main module)."""
+    return ProcessPoolExecutor(workers, mp_context=get_context())
+
+
+def _submit(pool, *args):
+    with warnings.catch_warnings():  # the pool forks its workers on the first submissions
+        # Python >= 3.12 warns that forking a process with threads (torch's) may deadlock;
+        # the workers only read files and run NumPy, never the threads' code.
+        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+        return pool.submit(_prepare, *args)
 
 
 def _no_pool():

@@ -48,8 +48,6 @@ def as_maps(
     clip_sigma : float, optional
         Mask threshold in units of the rms (default 4 smooth, 3 clip).
     """
-    from .io.cube import is_cube
-
     if isinstance(data, (str, Path)):
         from .io.loading import identify, load
 
@@ -91,6 +89,8 @@ def as_maps(
                     "a FITS cube (not truncated, not an HTML error page), or load it yourself "
                     "and pass the SpectralCube or KinematicMaps."
                 ) from exc
+    from .io.cube import is_cube  # spectral-cube: imported only for cube objects
+
     if is_cube(data):
         from .io.cube import maps_from_cube
 
