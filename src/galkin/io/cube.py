@@ -2,11 +2,16 @@
 
 The path, top to bottom: check the input is a `~spectral_cube.SpectralCube`
 (Stokes I is taken from a Stokes cube; a multi-beam cube is convolved to a
-common beam), put the spectral axis in km/s, find the beam, measure the noise
-in line-free channels, build a 3-D emission mask (:mod:`galkin.io.masking`), and
-take moments 0, 1 and 2 with spectral-cube.  Pixels without unmasked emission
+common beam), put the spectral axis in km/s (:mod:`galkin.io.spectral`), find
+the beam, measure the noise and build a 3-D emission mask
+(:func:`galkin.io.moments.noise_and_mask`), and take moments 0, 1 and 2 with
+spectral-cube, and the errors of moments 0 and 1
+(:func:`galkin.io.moments.moment_errors`).  Pixels without unmasked emission
 are blank (NaN) and invalid in the mask of the returned
 `~galkin.KinematicMaps`; how the maps were made is recorded in its ``meta``.
+
+This is the reference reader, and the way cubes in memory are read; FITS files
+are read faster, into the same maps, by :func:`galkin.io.fitscube.maps_from_fits`.
 """
 
 import warnings
@@ -207,7 +212,8 @@ def maps_from_cube(
         smoothed cube) and 3 for 'clip'.
     noise : `~astropy.units.Quantity`, optional
         Noise rms per channel in the cube's brightness unit; default: measured
-        in the line-free channels (:func:`galkin.io.masking.estimate_rms`).
+        in the line-free channels (:func:`galkin.io.noise.estimate_rms`), or
+        none for a noiseless model cube, whose emission is then the mask.
     region : `regions.PixelRegion` or `regions.SkyRegion`, optional
         Keep only pixels inside it (:meth:`KinematicMaps.restrict`).
     beam : `radio_beam.Beam` or `~astropy.units.Quantity`, optional
@@ -221,7 +227,8 @@ def maps_from_cube(
     Returns
     -------
     `~galkin.KinematicMaps`
-        ``moment0`` (cube unit x km/s), ``moment1`` and ``dispersion`` (km/s).
+        ``moment0`` (cube unit x km/s), ``moment1`` and ``dispersion`` (km/s),
+        and ``moment0_err`` and ``moment1_err`` (None for a noiseless cube).
 
     Examples
     --------

@@ -203,9 +203,10 @@ def maps_from_fits(
         velocity_convention=velocity_convention,
     )
     meta["spectral_unit"] = _header_spectral_unit(cube) or meta["spectral_unit"]
-    beam, beam_source = (_as_beam(beam), "argument") if beam is not None else (cube.beam, None)
-    if beam_source is None and beam is not None:
-        beam_source = "cube"
+    if beam is not None:
+        beam, beam_source = _as_beam(beam), "argument"
+    else:
+        beam, beam_source = cube.beam, None if cube.beam is None else "cube"
     celestial = cube.wcs.celestial
     scale = np.sqrt(np.prod(proj_plane_pixel_scales(celestial))) * u.deg
     kernel_px = moments.NO_BEAM_KERNEL_PX if beam is None else float(beam.major / scale)

@@ -5,6 +5,8 @@ whenever the plugin manager is built, and that must stay fast.
 """
 
 import contextlib
+import gzip
+import io
 import re
 import sys
 import warnings
@@ -356,8 +358,19 @@ def check_catalogue_flag(catalogue, ids, name, flag_column="FLAG"):
 
 
 def open_fits(path):
-    """`astropy.io.fits.open` with a GalkinError naming the file when it is not FITS."""
+    """`astropy.io.fits.open` with a GalkinError naming the file when it is not FITS.
+
+    A gzipped file is decompressed into memory first: astropy reads the extensions
+    of a gzipped file lazily, seeking back and forth in the compressed stream,
+    which decompresses it again for every extension read (a MaNGA MAPS file: 29 ms
+    read this way, 76 ms otherwise).  The map files of IFU surveys are a few MB.
+    """
     try:
+        with open(path, "rb") as stream:
+            start = stream.read(2)
+            if start == b"\x1f\x8b":
+                stream.seek(0)
+                return fits.open(io.BytesIO(gzip.decompress(stream.read())))
         return fits.open(path)
-    except OSError as exc:
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise GalkinError(f"{path} is not a readable FITS file ({exc}).") from exc
