@@ -16,6 +16,7 @@ in the primary HDU, and a BUNIT astropy cannot parse.  ``meta["reader"]``
 says which read the file.
 """
 
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -58,10 +59,11 @@ class FitsCube:
     beam: object
 
 
-def _unit(bunit):
-    """BUNIT as a unit (CASA's 'JY/BEAM' too), or None when astropy cannot parse it."""
-    text = str(bunit or "").strip()
-    if text.replace(" ", "").lower() == "jy/beam":
+@functools.lru_cache(maxsize=256)
+def _parse_unit(text):
+    """A header's unit string as a unit, or None (cached: a survey repeats a few strings,
+    and astropy's parser takes a millisecond each time)."""
+    if text.replace(" ", "").lower() == "jy/beam":  # CASA writes it so
         return u.Jy / u.beam
     try:
         return u.Unit(text) if text else u.dimensionless_unscaled
@@ -69,13 +71,16 @@ def _unit(bunit):
         return None
 
 
+def _unit(bunit):
+    """BUNIT as a unit (CASA's 'JY/BEAM' too), or None when astropy cannot parse it."""
+    return _parse_unit(str(bunit or "").strip())
+
+
 def _header_spectral_unit(cube):
     """The spectral axis' unit as the header writes it (WCS normalises km/s to m/s)."""
     text = str(cube.header.get(f"CUNIT{cube.wcs.wcs.spec + 1}", "")).strip()
-    try:
-        return u.Unit(text).to_string() if text else None
-    except ValueError:
-        return None
+    unit = _parse_unit(text) if text else None
+    return None if unit is None else unit.to_string()
 
 
 def _header_beam(header):
