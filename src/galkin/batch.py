@@ -324,7 +324,8 @@ def fit_many(
         rows.update(batch)
         if bar is not None:
             bar.update(len(batch))
-            bar.set_postfix_str(f"{sum(r['status'] != 'ok' for r in rows.values())} failed")
+            counts = collections.Counter(str(r["status"]) for r in rows.values())
+            bar.set_postfix_str(f"{counts['failed']} failed, {counts['rejected']} rejected")
     if bar is not None:
         bar.close()
     table = survey_table([rows[i] for i in range(len(items))])
