@@ -1,5 +1,7 @@
 """The command line: `galkin demo` (the README's main job), `galkin survey`, `galkin classify`."""
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -92,3 +94,17 @@ def test_classify_velocity_maps(tmp_path, capsys):
     table = QTable.read(out)
     assert table["name"][0] == "regular_mom1" and table["label"][0] == "regular"
     assert "regular" in capsys.readouterr().out
+
+
+def test_classify_real_alma_maps(tmp_path, capsys):
+    """The ten real ALMA CO velocity maps: bare 2-D images without BUNIT or WCS."""
+    folder = Path(__file__).resolve().parents[2] / "shared" / "data" / "alma_cae_dev"
+    if not folder.exists():
+        pytest.skip(f"real data not present: {folder}")
+    out = tmp_path / "labels.fits"
+    assert main(["classify", str(folder), "-o", str(out)]) == 0
+    table = QTable.read(out)
+    labels = {row["name"]: row for row in QTable.read(folder / "labels.csv", format="ascii.csv")}
+    assert sorted(table["name"]) == sorted(labels)  # the README and labels.csv are skipped
+    assert set(table["label"]) <= {"regular", "disturbed"}
+    assert table["position_angle"].unit == u.deg

@@ -10,6 +10,7 @@ by the output's extension.
 
 import argparse
 import collections
+import re
 import sys
 import time
 from pathlib import Path
@@ -101,8 +102,11 @@ def _write_table(table, path, overwrite):
     table.write(path, format=_table_format(path), overwrite=overwrite)
 
 
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+
+
 def _summary(table, out=None):
-    """Counts, and the failures grouped by reason."""
+    """Counts, and the failures grouped by reason (numbers in the reasons as N)."""
     out = out if out is not None else sys.stdout
     counts = collections.Counter(str(s) for s in table["status"])
     parts = ", ".join(f"{counts[s]} {s}" for s in ("ok", "failed", "rejected") if counts[s])
@@ -110,10 +114,11 @@ def _summary(table, out=None):
     reasons = collections.defaultdict(list)
     for row in table:
         if row["status"] != "ok":
-            reasons[str(row["error"]).split(":")[0]].append(str(row["name"]))
-    for reason, names in sorted(reasons.items(), key=lambda item: -len(item[1])):
-        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-        print(f"  {len(names):5d} x {reason}: {shown}", file=out)
+            reason = _NUMBER.sub("N", str(row["error"]).split("\n")[0])[:100]
+            reasons[(str(row["status"]), reason)].append(str(row["name"]))
+    for (status, reason), names in sorted(reasons.items(), key=lambda item: -len(item[1])):
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        print(f"  {len(names):5d} {status}: {reason}\n        {shown}", file=out)
 
 
 def survey(args):
