@@ -85,7 +85,7 @@ def convolve(images, kernels):
     """Convolve ``(B, C, H, W)`` images, galaxy b with ``kernels[b]``; 'same' size, zero-padded.
 
     Small kernels are summed directly (a grouped ``conv2d``), larger ones
-    (:data:`FFT_MIN_KERNEL`) multiplied in Fourier space, zero-padded so that
+    (``FFT_MIN_KERNEL`` pixels and more) multiplied in Fourier space, zero-padded so that
     nothing wraps around: the same result to float precision, and differentiable
     either way.
     """
