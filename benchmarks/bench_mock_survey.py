@@ -30,7 +30,12 @@ from astropy import units as u
 
 import galkin
 from galkin import GalkinError
-from galkin_plugins.mock_survey import THESIS_TFR, make_mock_survey, run_mock_survey
+from galkin_plugins.mock_survey import (
+    THESIS_TFR,
+    load_mock_survey,
+    make_mock_survey,
+    run_mock_survey,
+)
 from galkin_plugins.science import fit_tully_fisher
 
 
@@ -44,6 +49,12 @@ def parse(argv):
     p.add_argument("--size", type=int, default=None, help="network map size (default 64)")
     p.add_argument("--epochs", type=int, default=None, help="solo/combined training epochs")
     p.add_argument("--directory", type=Path, default=None, help="keep the files here")
+    p.add_argument(
+        "--reuse",
+        action="store_true",
+        help="fit the survey already in --directory instead of simulating one",
+    )
+    p.add_argument("--workers", type=int, default=None, help="processes (default every core)")
     p.add_argument("--device", default=None, help="torch device (default CUDA if available)")
     args = p.parse_args(argv)
     modes = tuple(galkin.get_model("sae").modes)
@@ -67,6 +78,8 @@ def parse(argv):
 
 def fit_options(args):
     options = {"mode": args.mode, "mc_samples": args.mc_samples, "seed": args.seed}
+    if args.workers is not None:
+        options["workers"] = args.workers
     if args.size is not None:
         options["size"] = args.size
     if args.device is not None:
@@ -96,9 +109,13 @@ def main(argv=None):
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         directory = args.directory or Path(tmp)
-        survey = make_mock_survey(
-            directory, args.n, seed=args.seed, n_particles=args.particles, progress=True
-        )
+        if args.reuse:
+            survey = load_mock_survey(directory)
+            args.n = len(survey.files)
+        else:
+            survey = make_mock_survey(
+                directory, args.n, seed=args.seed, n_particles=args.particles, progress=True
+            )
         result = run_mock_survey(survey, progress=True, **fit_options(args))
     total = time.perf_counter() - start
     table, fit = result.table, result.fit

@@ -1,5 +1,12 @@
 """fit_many: a survey run fits every good galaxy and reports every bad one."""
 
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
 import numpy as np
 import pytest
 from astropy import units as u
@@ -36,7 +43,7 @@ def survey(tmp_path_factory):
 
 
 def test_fit_many_keeps_good_galaxies_and_reports_bad_ones(survey):
-    table = galkin.fit_many(survey, mc_samples=10, seed=0, progress=False)
+    table = galkin.fit_many(survey, mc_samples=10, seed=0, progress=False, workers=1)
     assert list(table["name"]) == ["galaxy_0", "corrupt", "good", "missing", "empty", "galaxy_5"]
     assert list(table["status"]) == ["ok", "failed", "ok", "failed", "failed", "ok"]
     ok = table["status"] == "ok"
@@ -59,7 +66,7 @@ def test_rejected_galaxies_are_rows_with_reasons(monkeypatch):
     def reject(*args, **kwargs):
         raise galkin.RejectedGalaxy("fewer than 200 good spaxels", name="x")
 
-    monkeypatch.setattr(galkin.fitting, "fit", reject)
+    monkeypatch.setattr(galkin.fitting, "prepare_maps", reject)
     table = galkin.fit_many([_cube(3)], progress=False)
     assert table["status"][0] == "rejected"
     assert table["error"][0] == "fewer than 200 good spaxels"
@@ -75,7 +82,7 @@ def test_bad_arguments():
 def test_dask_cluster_gives_the_in_process_result(survey):
     distributed = pytest.importorskip("distributed")
     items = [survey[0], survey[1], survey[2]]
-    local = galkin.fit_many(items, mc_samples=10, seed=0, progress=False)
+    local = galkin.fit_many(items, mc_samples=10, seed=0, progress=False, workers=1)
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
@@ -87,3 +94,152 @@ def test_dask_cluster_gives_the_in_process_result(survey):
     ok = local["status"] == "ok"
     for col in ("inclination", "v_max", "r_turn", "position_angle"):
         np.testing.assert_allclose(remote[col][ok].value, local[col][ok].value, rtol=2e-3)
+
+
+PARAMETERS = ("inclination", "v_max", "r_turn", "position_angle", "systemic_velocity")
+
+
+def assert_same_rows(a, b):
+    assert list(a["name"]) == list(b["name"]) and list(a["status"]) == list(b["status"])
+    assert list(a["error"]) == list(b["error"])
+    ok = a["status"] == "ok"
+    for col in PARAMETERS:
+        np.testing.assert_allclose(a[col][ok].value, b[col][ok].value, rtol=1e-6, err_msg=col)
+
+
+def test_process_pool_and_batches_give_the_in_process_rows_in_order(survey):
+    options = dict(mc_samples=10, seed=0, progress=False, batch_size=2)
+    here = galkin.fit_many(survey, workers=1, **options)
+    pooled = galkin.fit_many(survey, workers=2, **options)
+    assert_same_rows(pooled, here)
+    assert list(pooled["status"]) == ["ok", "failed", "ok", "failed", "failed", "ok"]
+
+
+def test_options_are_checked(survey):
+    with pytest.raises(galkin.GalkinError, match=r"unknown option.*'sead'"):
+        galkin.fit_many(survey, sead=1)
+    with pytest.raises(galkin.GalkinError, match="workers must be"):
+        galkin.fit_many(survey, workers=0)
+    with pytest.raises(galkin.GalkinError, match="batch_size must be"):
+        galkin.fit_many(survey, batch_size=0)
+
+
+# ------------------------------------------------------------------ checkpoints
+RUN = """
+import sys
+import galkin
+paths, checkpoint = sys.argv[1].split(","), sys.argv[2]
+names = [f"g{i:02d}" for i in range(len(paths))]
+galkin.fit_many(paths, names=names, checkpoint=checkpoint, workers=1, batch_size=2,
+                mc_samples=10, seed=0, progress=False)
+"""
+
+
+def _rows_in(path):
+    return max(0, len(path.read_text().splitlines()) - 1) if path.exists() else 0
+
+
+@pytest.fixture(scope="module")
+def files(survey, tmp_path_factory):
+    """Twenty cube paths (the good file, the corrupt one and the missing one, repeated)."""
+    return [str(survey[k]) for k in (2, 1, 2, 3, 2) * 4]
+
+
+def test_a_checkpointed_run_killed_half_way_resumes(files, tmp_path, monkeypatch):
+    checkpoint = tmp_path / "run.jsonl"
+    names = [f"g{i:02d}" for i in range(len(files))]
+    process = subprocess.Popen([sys.executable, "-c", RUN, ",".join(files), str(checkpoint)])
+    try:
+        deadline = time.monotonic() + 300
+        while _rows_in(checkpoint) < 6 and process.poll() is None:
+            assert time.monotonic() < deadline, "the run never wrote its rows"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    written = _rows_in(checkpoint)
+    assert 6 <= written < len(files), "not killed half-way: make the run slower"
+    # a crash in the middle of a write leaves a partial line: it is dropped
+    with open(checkpoint, "a") as stream:
+        stream.write('{"key": "/some/path", "row": {"name": "g9')
+
+    import galkin.fitting
+
+    prepared = []
+    original = galkin.fitting.prepare_maps
+
+    def counting(data, **kwargs):
+        prepared.append(data)
+        return original(data, **kwargs)
+
+    monkeypatch.setattr(galkin.fitting, "prepare_maps", counting)
+    options = dict(names=names, workers=1, batch_size=2, mc_samples=10, seed=0, progress=False)
+    table = galkin.fit_many(files, checkpoint=checkpoint, **options)
+    assert len(prepared) == len(files) - written  # the finished rows were not fitted again
+    assert list(table["name"]) == names  # every row once, in order
+    assert _rows_in(checkpoint) == len(files)
+    # the same table as an uninterrupted run
+    assert_same_rows(table, galkin.fit_many(files, **options))
+    # and a third call fits nothing
+    prepared.clear()
+    assert_same_rows(galkin.fit_many(files, checkpoint=checkpoint, **options), table)
+    assert prepared == []
+
+
+def test_a_checkpoint_refuses_other_options(files, tmp_path):
+    checkpoint = tmp_path / "run.jsonl"
+    galkin.fit_many(files[:2], checkpoint=checkpoint, workers=1, mc_samples=5, progress=False)
+    with pytest.raises(galkin.GalkinError, match="mc_samples differ"):
+        galkin.fit_many(files[:2], checkpoint=checkpoint, workers=1, mc_samples=6)
+    (tmp_path / "other.txt").write_text("not a checkpoint\n")
+    with pytest.raises(galkin.GalkinError, match="not a galkin checkpoint"):
+        galkin.fit_many(files[:2], checkpoint=tmp_path / "other.txt", workers=1)
+
+
+def test_a_dask_worker_killed_mid_run_does_not_lose_the_run(files, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    checkpoint = tmp_path / "run.jsonl"
+    names = [f"g{i:02d}" for i in range(len(files))]
+    options = dict(names=names, batch_size=1, mc_samples=10, seed=0, progress=False)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        pids = client.run(os.getpid)
+        result = {}
+        run = threading.Thread(
+            target=lambda: result.update(
+                table=galkin.fit_many(files, client=client, checkpoint=checkpoint, **options)
+            )
+        )
+        run.start()
+        deadline = time.monotonic() + 300
+        while _rows_in(checkpoint) < 3:
+            assert time.monotonic() < deadline and run.is_alive()
+            time.sleep(0.01)
+        busy = [w for w, tasks in client.processing().items() if tasks]
+        os.kill(pids[busy[0]], signal.SIGKILL)  # a worker dies with a task in hand
+        run.join(timeout=300)
+    assert _rows_in(checkpoint) < len(files) + 2  # rows of recomputed tasks at most twice
+    table = result["table"]
+    assert list(table["name"]) == names
+    assert_same_rows(table, galkin.fit_many(files, workers=1, **options))
+
+
+def test_a_file_that_kills_its_worker_process_loses_no_other_galaxy(files, monkeypatch):
+    import galkin.fitting
+
+    original = galkin.fitting.prepare_maps
+
+    def crash_on_missing(data, **kwargs):  # as a segfault in a reader would
+        if str(data).endswith("missing.fits"):
+            os._exit(3)
+        return original(data, **kwargs)
+
+    monkeypatch.setattr(galkin.fitting, "prepare_maps", crash_on_missing)
+    items = files[:5]  # good, corrupt, good, missing, good
+    table = galkin.fit_many(items, workers=2, batch_size=2, mc_samples=5, progress=False)
+    assert list(table["status"]) == ["ok", "failed", "ok", "failed", "ok"]
+    assert "process preparing it died" in table["error"][3]

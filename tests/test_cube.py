@@ -19,16 +19,17 @@ from regions import CircleSkyRegion, EllipsePixelRegion, PixCoord
 from scipy import ndimage
 
 from galkin import GalkinError, GalkinWarning
-
-# spectral-cube 0.7 emits an AstropyPendingDeprecationWarning when first imported, which
-# filterwarnings=error would turn into a collection error; galkin.io.cube imports it with that
-# one warning silenced, so the test takes the classes from there.
 from galkin.io.cube import (
     SpectralCube,
     StokesSpectralCube,
     VaryingResolutionSpectralCube,
     maps_from_cube,
 )
+
+# spectral-cube 0.7 emits an AstropyPendingDeprecationWarning when first imported, which
+# filterwarnings=error would turn into a collection error; galkin.io.cube imports it with that
+# one warning silenced, so the test takes the classes from there.
+from galkin.io.fitscube import maps_from_fits
 
 KMS = u.km / u.s
 C_KMS = 299792.458
@@ -443,3 +444,154 @@ def test_ngc2903_wsrt_cube():
     bigger = maps_from_cube(cube, beam=60 * u.arcsec)
     assert u.isclose(bigger.beam.major, 60 * u.arcsec)
     assert bigger.meta["beam_source"] == "argument"
+
+
+# ---------------------------------------------------------------- the direct FITS reader
+MAPS = ("moment0", "moment1", "dispersion", "moment0_err", "moment1_err")
+
+
+def both_readers(data, hdr, path, **kwargs):
+    """Maps of the same cube from the direct FITS reader and through spectral-cube."""
+    fits.PrimaryHDU(data, hdr).writeto(path, overwrite=True)
+    return maps_from_fits(path, **kwargs), maps_from_cube(make_cube(data, hdr), **kwargs)
+
+
+def assert_same_maps(fast, reference, rtol=1e-5):
+    assert (fast.meta["reader"], reference.meta["reader"]) == ("fits", "spectral-cube")
+    assert np.array_equal(fast.mask, reference.mask)
+    for name in MAPS:
+        a, b = getattr(fast, name), getattr(reference, name)
+        if a is None or b is None:  # no errors without noise
+            assert a is None and b is None, name
+            continue
+        assert a.unit == b.unit, name
+        scale = np.nanmax(np.abs(b.value))
+        np.testing.assert_allclose(a.value, b.value, rtol=rtol, atol=rtol * scale, err_msg=name)
+    assert fast.beam == reference.beam and fast.wcs.wcs.compare(reference.wcs.wcs)
+    for key, value in reference.meta.items():
+        if key != "reader":
+            assert (
+                np.all(u.isclose(fast.meta[key], value, rtol=rtol, equal_nan=True))
+                if isinstance(value, u.Quantity)
+                else fast.meta[key] == value
+            ), key
+
+
+@pytest.mark.parametrize("method", ["smooth", "clip", "none"])
+@pytest.mark.parametrize("axis", ["VRAD-km/s", "VRAD-m/s", "VELO-HEL", "FREQ", "WAVE"])
+def test_fits_reader_gives_the_spectral_cube_maps(truth, tmp_path, axis, method):
+    fast, reference = both_readers(truth["data"], header(axis), tmp_path / "c.fits", mask=method)
+    assert_same_maps(fast, reference)
+
+
+def test_fits_reader_with_blanks_given_noise_and_no_beam(truth, tmp_path):
+    data = truth["data"].copy()
+    y, x = np.mgrid[:N, :N] - (N - 1) / 2
+    data[:, np.hypot(x, y) > 28] = np.nan  # primary-beam cut-off
+    data[30] = np.nan  # a flagged channel in the line
+    assert_same_maps(*both_readers(data, header(), tmp_path / "blanks.fits"))
+    noise = dict(noise=0.06 * u.Jy / u.beam)
+    for method in ("smooth", "clip"):
+        assert_same_maps(*both_readers(data, header(), tmp_path / "n.fits", mask=method, **noise))
+    assert_same_maps(*both_readers(data, header(beam=False), tmp_path / "nobeam.fits"))
+    # a frequency axis read in the optical convention is not linear in velocity:
+    # spectral-cube takes every channel as wide as the reference one, galkin each as wide as
+    # it is, and the moment-0 maps differ by the channel widths' spread (v / c ~ 0.2%)
+    fast, reference = both_readers(
+        data, header("FREQ"), tmp_path / "opt.fits", velocity_convention="optical"
+    )
+    assert_same_maps(fast, reference, rtol=3e-3)
+
+
+def test_fits_reader_leaves_what_it_does_not_read_to_spectral_cube(truth, tmp_path):
+    # a Stokes axis of length one is dropped by both readers
+    hdr = header()
+    hdr["CTYPE4"], hdr["CRVAL4"], hdr["CDELT4"], hdr["CRPIX4"] = "STOKES", 1.0, 1.0, 1.0
+    fits.PrimaryHDU(truth["data"][None], hdr).writeto(tmp_path / "casa.fits")
+    stokes = maps_from_fits(tmp_path / "casa.fits")
+    assert stokes.meta["reader"] == "fits" and stokes.mask[bright(truth)].all()
+    # a cube with a beam table is a multi-beam cube: spectral-cube convolves it
+    beams = fits.BinTableHDU.from_columns(
+        [
+            fits.Column(name="BMAJ", format="E", unit="arcsec", array=np.full(NCHAN, 6.0)),
+            fits.Column(name="BMIN", format="E", unit="arcsec", array=np.full(NCHAN, 5.0)),
+            fits.Column(name="BPA", format="E", unit="deg", array=np.zeros(NCHAN)),
+            fits.Column(name="CHAN", format="J", array=np.arange(NCHAN)),
+            fits.Column(name="POL", format="J", array=np.zeros(NCHAN, int)),
+        ],
+        name="BEAMS",
+    )
+    hdr = header(beam=False)
+    hdr["CASAMBM"] = True
+    fits.HDUList([fits.PrimaryHDU(truth["data"], hdr), beams]).writeto(tmp_path / "mb.fits")
+    multibeam = maps_from_fits(tmp_path / "mb.fits")
+    assert multibeam.meta["reader"] == "spectral-cube"
+    assert multibeam.meta["convolved_to_common_beam"]
+    assert u.isclose(multibeam.beam.major, 6 * u.arcsec, rtol=1e-3)
+    with pytest.raises(GalkinError, match="not a readable FITS file"):
+        (tmp_path / "junk.fits").write_bytes(b"<html>not found</html>")
+        maps_from_fits(tmp_path / "junk.fits")
+
+
+# ---------------------------------------------------------------- moment errors
+def test_moment_errors_match_the_scatter_over_noise_realisations(tmp_path):
+    """The propagated errors against the scatter of the moments of 60 noisy copies.
+
+    With the default smooth mask the mask hardly depends on the noise where the line
+    is bright, and the first-order errors match the scatter.  (With ``mask="clip"``
+    which wing channels pass depends on the noise, and the scatter is 1.4x (moment 0)
+    and 2x (moment 1) the errors on these cubes: the docstring of moment_errors says so.)
+    """
+    clean = disc(noise=0.0)
+    signal = 3 * clean["data"].astype(float)  # line peaks up to S/N 22
+    s = BEAM_PX / np.sqrt(8 * np.log(2))
+    rng = np.random.default_rng(11)
+    runs = []
+    for _ in range(60):
+        white = ndimage.gaussian_filter(rng.normal(size=signal.shape), (0, s, s))
+        data = (signal + NOISE * white / white.std()).astype(np.float32)
+        fits.PrimaryHDU(data, header()).writeto(tmp_path / "r.fits", overwrite=True)
+        maps = maps_from_fits(tmp_path / "r.fits")
+        runs.append([getattr(maps, name).value for name in MAPS])
+    m0, m1, _, e0, e1 = (np.array(r) for r in zip(*runs, strict=True))
+    # pixels detected in every copy, whose line peaks at S/N > 6
+    always = np.isfinite(m1).all(axis=0) & (3 * clean["peak"] > 6 * NOISE)
+    assert always.sum() > 200
+    for values, errors in ((m0, e0), (m1, e1)):
+        ratio = np.median(errors, axis=0)[always] / values.std(axis=0, ddof=1)[always]
+        # 60 copies measure each pixel's scatter to +-9%; the median over pixels to ~1-2%
+        assert np.median(ratio) == pytest.approx(1.0, abs=0.1)
+        assert np.percentile(ratio, 16) > 0.8 and np.percentile(ratio, 84) < 1.2
+
+
+# ---------------------------------------------------------------- noiseless cubes
+def test_noiseless_cube_uses_its_emission_as_the_mask(tmp_path):
+    clean = disc(noise=0.0)  # line-free voxels exactly zero (float32 underflow of the wings)
+    assert clean["data"].min() == 0 and (clean["data"] == 0).mean() > 0.5
+    fast, reference = both_readers(clean["data"], header(), tmp_path / "model.fits")
+    assert_same_maps(fast, reference)
+    assert fast.meta["noise_method"].startswith("none: a noiseless cube")
+    assert fast.meta["mask_method"].startswith("emission")
+    assert fast.meta["requested_mask_method"] == "smooth" and fast.meta["noise_rms"] == 0
+    assert fast.moment0_err is None and fast.moment1_err is None
+    # every pixel with emission, and its moments are those of the whole line
+    emission = clean["data"].max(axis=0) > 1e-6 * clean["data"].max()
+    assert np.array_equal(fast.mask, emission)
+    # where the line peaks above 1e-3 of the cube's peak, its wings below 1e-6 do not count
+    lit = clean["peak"] > 1e-3 * clean["peak"].max()
+    assert np.max(np.abs(fast.moment1.value - clean["vel"])[lit]) < 0.05  # km/s
+    assert np.max(np.abs(fast.dispersion.value / clean["disp"] - 1)[lit]) < 5e-3
+    none = maps_from_fits(tmp_path / "model.fits", mask="none")
+    assert none.meta["mask_method"] == "none"  # no mask: every pixel with flux
+    assert np.array_equal(none.mask, clean["data"].max(axis=0) > 0)
+    # a given noise level is used: clipped at 3x, or at 4x its smoothed value
+    noise = 0.02 * u.Jy / u.beam
+    for method in ("clip", "smooth"):
+        fast, reference = both_readers(
+            clean["data"], header(), tmp_path / "n.fits", mask=method, noise=noise
+        )
+        assert_same_maps(fast, reference)
+        assert fast.meta["noise_method"] == "given"
+        assert fast.mask[clean["peak"] > 0.1].all() and fast.n_valid < emission.sum()
+    with pytest.raises(GalkinError, match="zero everywhere"):
+        both_readers(np.zeros_like(clean["data"]), header(), tmp_path / "zero.fits")

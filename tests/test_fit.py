@@ -299,3 +299,29 @@ def test_cube_options_are_refused_for_maps(cube):
     maps = galkin.maps_from_cube(cube)
     with pytest.raises(GalkinError, match="drop noise="):
         galkin.fit(maps, noise=0.1 * u.Jy / u.beam)
+
+
+def test_noiseless_cube_file_fits(tmp_path):
+    """A model cube with no noise (line-free channels exactly zero) through galkin.fit(path)."""
+    truth = dict(inclination=55.0, position_angle=210.0, v_max=180.0)
+    cube = galkin.simulate_cube(
+        inclination=truth["inclination"] * u.deg,
+        position_angle=truth["position_angle"] * u.deg,
+        v_max=truth["v_max"] * u.km / u.s,
+        r_turn=4 * u.arcsec,
+        r_scale=8 * u.arcsec,
+        beam=3 * u.arcsec,
+        snr=None,
+        seed=5,
+        n_particles=300_000,
+    )
+    path = tmp_path / "model.fits"
+    cube.write(path)
+    result = galkin.fit(path, mc_samples=20, seed=0)
+    meta = result.prepared.maps.meta
+    assert meta["noise_method"].startswith("none: a noiseless cube")
+    assert meta["mask_method"].startswith("emission")
+    assert abs(result.inclination.to_value(u.deg) - truth["inclination"]) < 5
+    pa = result.position_angle.to_value(u.deg)
+    assert abs(angle_difference(pa, truth["position_angle"])) < 3
+    assert result.v_max.to_value(u.km / u.s) == pytest.approx(truth["v_max"], rel=0.1)

@@ -423,7 +423,7 @@ def test_unknown_option_names_the_adapter(tmp_path):
 def test_adapters_refuse_a_wrong_file(tmp_path):
     path, _ = write_hi(tmp_path / "cube.fits")
     assert not AlmaAdapter.identify(path, fits.getheader(path))
-    with pytest.raises(GalkinError, match="not a complete SAMI map set"):
+    with pytest.raises(GalkinError, match="not a SAMI map file or directory"):
         SamiAdapter().load(path)
 
 

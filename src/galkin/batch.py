@@ -1,22 +1,43 @@
 """`galkin.fit_many`: fit a survey, one row per galaxy, never losing the good ones.
 
-Each item (cube, maps or file path) is fitted independently with
-:func:`galkin.fit`. A file that cannot be read, a galaxy that fails a survey cut
-(`~galkin.exceptions.RejectedGalaxy`) or any other error becomes a row with
-``status`` "failed" or "rejected" and the reason in ``error``; every other galaxy
-is fitted. With a `dask.distributed.Client` the items are fitted on its workers,
-with the same result as in-process.
+A fit is two steps (:mod:`galkin.fitting`): preparing a galaxy's maps --
+reading the file, the moments of a cube, preprocessing -- which is CPU work
+done here in a pool of ``workers`` processes, and the model, run in this
+process on batches of ``batch_size`` prepared galaxies (blind mode; in solo and
+combined modes, which train on their targets, one galaxy at a time).  Rows come
+back in the order of the items.
+
+A file that cannot be read, a galaxy that fails a survey cut
+(`~galkin.exceptions.RejectedGalaxy`), or any other error is a row with
+``status`` "failed" or "rejected" and the reason in ``error``; a worker process
+that dies is replaced, and the galaxies it may have held are prepared again one
+at a time, until the one that kills its worker is found and reported.  With
+``checkpoint=PATH`` every finished row is appended to PATH as it comes
+(:mod:`galkin.checkpoint`), and a second call fits only what is missing.  With
+a `dask.distributed.Client` each task prepares and fits one batch on a worker;
+dask recomputes the tasks of a worker that dies.
 """
 
+import collections
+import inspect
+import os
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
 from pathlib import Path
 
-import numpy as np
-from astropy import units as u
-from astropy.table import QTable
+from .checkpoint import Checkpoint, decode_row, encode_row
+from .exceptions import GalkinError, GalkinWarning
+from .survey_table import failure_row, result_row, survey_table
 
-from .exceptions import GalkinError, RejectedGalaxy
+__all__ = ["fit_many", "DEFAULT_BATCH_SIZE"]
 
-__all__ = ["fit_many", "fit_row"]
+#: Galaxies per batch through the model.
+DEFAULT_BATCH_SIZE = 64
+#: Times a galaxy may kill the worker preparing it alone before it is reported failed.
+MAX_ATTEMPTS = 2
 
 
 def _default_name(item, index):
@@ -28,80 +49,185 @@ def _default_name(item, index):
     return getattr(item, "name", None) or f"galaxy_{index}"
 
 
-def fit_row(item, name, fit_kwargs):
-    """Fit one item and return its table row (never raises for bad data).
+def _keys(items, names):
+    """The checkpoint key of each item: its path, or its name and position."""
+    keys = [
+        str(Path(item).expanduser().resolve()) if isinstance(item, (str, Path)) else f"{n}#{i}"
+        for i, (item, n) in enumerate(zip(items, names, strict=True))
+    ]
+    seen = collections.Counter(keys)
+    return [f"{key}#{i}" if seen[key] > 1 else key for i, key in enumerate(keys)]
 
-    Quantities are returned as ``(value, unit string)`` pairs: dask's serialisers
-    turn Quantity scalars into bare arrays, and the units must survive the trip.
-    """
-    from .fitting import fit
 
+def _split_options(fit_kwargs):
+    """``fit_kwargs`` as (options of the preparation step, options of the model step)."""
+    from .fitting import fit_prepared, prepare_maps
+
+    prepare = set(inspect.signature(prepare_maps).parameters) - {"data"}
+    model = set(inspect.signature(fit_prepared).parameters) - {"targets", "others", "runtimes"}
+    unknown = set(fit_kwargs) - prepare - model
+    if unknown:
+        raise GalkinError(
+            f"fit_many got unknown option(s) {sorted(unknown)}; it takes those of galkin.fit: "
+            f"{sorted(prepare | model)}."
+        )
+    return (
+        {k: v for k, v in fit_kwargs.items() if k in prepare},
+        {k: v for k, v in fit_kwargs.items() if k in model},
+    )
+
+
+def _prepare(index, item, name, options):
+    """Step one for one galaxy: ``(index, prepared maps or None, seconds or failure row)``."""
+    from .fitting import prepare_maps
+
+    t0 = time.perf_counter()
     try:
-        result = fit(item, **fit_kwargs)
-    except RejectedGalaxy as exc:
-        return {"name": name, "status": "rejected", "error": exc.reason}
+        prepared = prepare_maps(item, **options)
     except Exception as exc:  # a survey run must not die on one galaxy
-        return {"name": name, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-    row = {}
-    for key, column in result.to_table().items():
-        value = column[0]
-        if isinstance(value, u.Quantity):
-            value = (np.array(value.value), value.unit.to_string())
-        row[key] = value
-    row.update(name=name, status="ok", error="")
-    return row
+        return index, None, failure_row(name, exc)
+    return index, prepared, time.perf_counter() - t0
 
 
-def _restore(row):
-    return {
-        key: u.Quantity(value[0], value[1]) if isinstance(value, tuple) else value
-        for key, value in row.items()
-    }
+def _fit_batch(prepared, names, options):
+    """Step two for a batch: ``[(index, row)]``; a batch that fails is fitted one by one."""
+    from .fitting import fit_prepared
+
+    indices = [index for index, _, _ in prepared]
+    try:
+        results = fit_prepared(
+            [p for _, p, _ in prepared], runtimes=[t for _, _, t in prepared], **options
+        )
+    except Exception as exc:
+        if len(prepared) == 1:
+            return [(indices[0], failure_row(names[indices[0]], exc))]
+        return [row for one in prepared for row in _fit_batch([one], names, options)]
+    return [(i, result_row(r, names[i])) for i, r in zip(indices, results, strict=True)]
 
 
-def _column(values, template):
-    """Build a column from per-row values, filling failed rows with NaN/False/''."""
-    if isinstance(template, u.Quantity):
-        unit = template.unit
-        shape = np.shape(template.value)
-        filled = [v.to_value(unit) if v is not None else np.full(shape, np.nan) for v in values]
-        return u.Quantity(np.array(filled, dtype=float), unit)
-    if isinstance(template, (bool, np.bool_)):
-        return np.array([bool(v) if v is not None else False for v in values])
-    if isinstance(template, (int, float, np.integer, np.floating)):
-        return np.array([float(v) if v is not None else np.nan for v in values])
-    return np.array(["" if v is None else str(v) for v in values])
+def _batches(todo, size):
+    for start in range(0, len(todo), size):
+        yield todo[start : start + size]
 
 
-def _table(rows):
-    columns = ["name", "status", "error"]
-    templates = {}
-    for row in rows:
-        for key, value in row.items():
-            if key not in templates:
-                templates[key] = value
-                if key not in columns:
-                    columns.append(key)
-    return QTable({key: _column([r.get(key) for r in rows], templates[key]) for key in columns})
+def _in_process(items, names, todo, prepare_options, model_options, batch_size):
+    for batch in _batches(todo, batch_size):
+        outcomes = [_prepare(i, items[i], names[i], prepare_options) for i in batch]
+        yield _rows(outcomes, names, model_options)
 
 
-def _flag_poor_fits(table):
-    """Flag normalised losses above the sample's mean + 1 sigma (thesis §4.2.4).
+def _rows(outcomes, names, model_options):
+    """``[(index, row)]`` of a batch of ``_prepare`` outcomes: failures as they are, the
+    rest fitted together."""
+    ready = [o for o in outcomes if o[1] is not None]
+    rows = [(i, row) for i, prepared, row in outcomes if prepared is None]
+    if ready:
+        rows += _fit_batch(ready, names, model_options)
+    return sorted(rows, key=lambda pair: pair[0])
 
-    The loss is normalised by V_max as in the ``quality_cuts`` post-processor: the
-    moment-1 part of the loss is in units of ``v_scale``, so ``loss (v_scale /
-    v_max)^2`` is the MSE in units of V_max^2.
+
+def _in_pool(items, names, todo, prepare_options, model_options, batch_size, workers):
+    """Prepare in a process pool, ``workers * 4`` galaxies ahead; fit batches here.
+
+    When a worker dies (a reader crashing the process), the galaxies it may have
+    been preparing are prepared again one at a time, so that the one that kills
+    its process is found, reported failed, and the others are fitted.
     """
-    if "loss" not in table.colnames:
-        return
-    ok = np.asarray(table["status"] == "ok")
-    ratio = (table["v_scale"] / table["v_max"]).to_value(u.dimensionless_unscaled)
-    loss = np.asarray(table["loss"], dtype=float) * ratio**2
-    flag = np.zeros(len(table), dtype=bool)
-    if ok.sum() >= 2:
-        limit = loss[ok].mean() + loss[ok].std()
-        flag = ok & (loss > limit)
-    table["flag_poor_fit"] = flag
+    window = max(batch_size, 4 * workers)
+    attempts = collections.Counter()
+    queue, suspects = collections.deque(todo), collections.deque()
+    pool = _pool(workers)
+    pending = collections.deque()
+    outcomes, started = [], False
+    try:
+        while queue or suspects or pending:
+            if pool is None:  # no worker could start: prepare here
+                i = queue.popleft()
+                outcomes.append(_prepare(i, items[i], names[i], prepare_options))
+            else:
+                if suspects and not pending:  # one at a time until the culprit is found
+                    i = suspects.popleft()
+                    pending.append((i, _submit(pool, i, items[i], names[i], prepare_options)))
+                while not suspects and queue and len(pending) < window:
+                    i = queue.popleft()
+                    pending.append((i, _submit(pool, i, items[i], names[i], prepare_options)))
+                i, future = pending.popleft()
+                try:
+                    outcomes.append(future.result())
+                    started = True
+                except BrokenProcessPool:  # a worker died
+                    pool.shutdown(cancel_futures=True)
+                    lost = [i] + [j for j, _ in pending]
+                    pending.clear()
+                    # spawned workers that die before any result could not import the main
+                    # module (a script without a __main__ guard): prepare here instead
+                    if not started and get_context().get_start_method() != "fork":
+                        pool = _no_pool()
+                        queue.extendleft(reversed(lost + list(suspects)))
+                        suspects.clear()
+                        continue
+                    pool = _pool(workers)
+                    if len(lost) > 1:
+                        suspects.extendleft(reversed(lost))
+                        continue
+                    attempts[i] += 1  # it was alone in the pool: it killed its worker
+                    if attempts[i] < MAX_ATTEMPTS:
+                        suspects.appendleft(i)
+                        continue
+                    error = RuntimeError(f"the process preparing it died ({attempts[i]} times)")
+                    outcomes.append((i, None, failure_row(names[i], error)))
+            if len(outcomes) >= batch_size or not (queue or suspects or pending):
+                yield _rows(outcomes, names, model_options)
+                outcomes = []
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _pool(workers):
+    """A pool with the platform's start method: fork on Linux (workers start at once, with
+    galkin already imported), spawn elsewhere (workers import the main module)."""
+    return ProcessPoolExecutor(workers, mp_context=get_context())
+
+
+def _submit(pool, *args):
+    with warnings.catch_warnings():  # the pool forks its workers on the first submissions
+        # Python >= 3.12 warns that forking a process with threads (torch's) may deadlock;
+        # the workers only read files and run NumPy, never the threads' code.
+        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+        return pool.submit(_prepare, *args)
+
+
+def _no_pool():
+    warnings.warn(
+        "fit_many could not start its worker processes, so it prepares the galaxies in "
+        'this process. In a script, call it under `if __name__ == "__main__":` (worker '
+        "processes import the main module), or call galkin.fit_many(items, workers=1).",
+        GalkinWarning,
+        stacklevel=4,
+    )
+
+
+def _dask_task(batch, options):
+    """One dask task: prepare and fit a batch ``[(index, item, name)]`` on a worker.
+
+    The rows travel as plain JSON types: dask's serialisers turn Quantity scalars
+    into bare arrays, and the units must survive the trip.
+    """
+    prepare_options, model_options = options
+    names = {i: name for i, _, name in batch}
+    outcomes = [_prepare(i, item, name, prepare_options) for i, item, name in batch]
+    return [(i, encode_row(row)) for i, row in _rows(outcomes, names, model_options)]
+
+
+def _on_dask(client, items, names, todo, prepare_options, model_options, batch_size):
+    from distributed import as_completed
+
+    batches = [[(i, items[i], names[i]) for i in batch] for batch in _batches(todo, batch_size)]
+    options = (prepare_options, model_options)
+    futures = client.map(_dask_task, batches, [options] * len(batches), pure=False)
+    for future in as_completed(futures):
+        yield [(i, decode_row(row)) for i, row in future.result()]
 
 
 def fit_many(
@@ -110,6 +236,9 @@ def fit_many(
     names=None,
     mode="blind",
     mc_samples=100,
+    workers=None,
+    batch_size=DEFAULT_BATCH_SIZE,
+    checkpoint=None,
     client=None,
     progress=True,
     **fit_kwargs,
@@ -126,10 +255,18 @@ def fit_many(
         Fitting mode passed to :func:`galkin.fit` (default the pretrained ``"blind"``).
     mc_samples : int, optional
         Monte-Carlo dropout samples per galaxy.
+    workers : int, optional
+        Processes preparing galaxies (reading, moments, preprocessing); default
+        every core.  1 prepares them in this process.
+    batch_size : int, optional
+        Galaxies per batch through the model (blind mode).
+    checkpoint : str or `pathlib.Path`, optional
+        Append every finished row to this file; a second call with the same file
+        and items fits only the galaxies missing from it (see :mod:`galkin.checkpoint`).
     client : `dask.distributed.Client`, optional
-        Fit on this cluster's workers instead of in this process.
+        Prepare and fit the batches on this cluster's workers instead.
     progress : bool, optional
-        Show a progress bar (tqdm) while fitting in-process.
+        Show a progress bar (tqdm).
     **fit_kwargs
         Passed to :func:`galkin.fit` (e.g. ``beam=``, ``seed=``, ``device=``).
 
@@ -141,38 +278,73 @@ def fit_many(
         ``v_scale``, ``r_max``, ``dispersion_profile``, and the flags
         ``flag_low_inclination``, ``flag_unresolved`` and ``flag_poor_fit`` (loss
         normalised by V_max above the sample's mean + 1 sigma).
+
+    Examples
+    --------
+    >>> import galkin
+    >>> table = galkin.fit_many(["a.fits", "b.fits"], checkpoint="run.jsonl")  # doctest: +SKIP
+    >>> table["name", "status", "inclination", "v_max"]  # doctest: +SKIP
     """
     items = list(items)
+    if not items:
+        raise GalkinError("fit_many needs at least one item.")
     if names is None:
         names = [_default_name(item, i) for i, item in enumerate(items)]
     elif len(names) != len(items):
         raise GalkinError(f"names has {len(names)} entries but there are {len(items)} items.")
-    if not items:
-        raise GalkinError("fit_many needs at least one item.")
-    fit_kwargs = dict(fit_kwargs, mode=mode, mc_samples=mc_samples)
+    names = [str(n) for n in names]
+    if int(batch_size) < 1:
+        raise GalkinError(f"batch_size must be a positive integer; got {batch_size!r}.")
+    batch_size = int(batch_size) if mode == "blind" else 1  # solo/combined train per galaxy
+    workers = _workers(workers)
+    prepare_options, model_options = _split_options(
+        dict(fit_kwargs, mode=mode, mc_samples=mc_samples)
+    )
+    keys = _keys(items, names)
+    store, done = None, {}
+    if checkpoint is not None:
+        store = Checkpoint(checkpoint, {**prepare_options, **model_options})
+        done = store.load()
+    rows = {i: done[key] for i, key in enumerate(keys) if key in done}
+    todo = [i for i in range(len(items)) if i not in rows]
 
-    if client is not None:
-        futures = client.map(fit_row, items, list(names), [fit_kwargs] * len(items), pure=False)
-        rows = client.gather(futures)
+    if not todo:
+        finished = iter(())
+    elif client is not None:
+        finished = _on_dask(client, items, names, todo, prepare_options, model_options, batch_size)
+    elif workers == 1 or len(todo) == 1:
+        finished = _in_process(items, names, todo, prepare_options, model_options, batch_size)
     else:
-        rows = []
-        bar = _progress(len(items)) if progress else None
-        for item, name in zip(items, names, strict=True):
-            rows.append(fit_row(item, name, fit_kwargs))
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix_str(f"{name}: {rows[-1]['status']}")
+        pool = min(workers, len(todo))
+        finished = _in_pool(items, names, todo, prepare_options, model_options, batch_size, pool)
+    bar = _progress(len(items), len(rows)) if progress else None
+    for batch in finished:
+        if store is not None:
+            store.append([(keys[i], row) for i, row in batch])
+        rows.update(batch)
         if bar is not None:
-            bar.close()
-    table = _table([_restore(row) for row in rows])
-    _flag_poor_fits(table)
+            bar.update(len(batch))
+            counts = collections.Counter(str(r["status"]) for r in rows.values())
+            bar.set_postfix_str(f"{counts['failed']} failed, {counts['rejected']} rejected")
+    if bar is not None:
+        bar.close()
+    table = survey_table([rows[i] for i in range(len(items))])
     table.meta["mode"] = mode
-    table.meta["n_ok"] = int((table["status"] == "ok").sum())
-    table.meta["n_failed"] = len(table) - table.meta["n_ok"]
     return table
 
 
-def _progress(total):
+def _workers(workers):
+    if workers is None:
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not Linux
+            return os.cpu_count() or 1
+    if int(workers) < 1:
+        raise GalkinError(f"workers must be a positive integer; got {workers!r}.")
+    return int(workers)
+
+
+def _progress(total, initial):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="galaxy", mininterval=1.0)
+    return tqdm(total=total, initial=initial, unit="galaxy", mininterval=1.0)

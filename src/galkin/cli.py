@@ -1,8 +1,19 @@
-"""Command line: ``galkin demo`` (simulate and fit a galaxy) and ``galkin fit CUBE``."""
+"""Command line: ``galkin demo``, ``galkin fit CUBE``, ``galkin survey`` and ``galkin classify``.
+
+``galkin survey PATHS_OR_DIRS -o results.ecsv`` fits every galaxy in the files and
+directories given (:func:`galkin.io.files.survey_files`) with
+:func:`galkin.fit_many`, checkpointing each finished row next to the output so
+that running the same command again resumes; ``galkin classify`` runs the
+disturbed-gas classifier on velocity maps.  Tables are written as ECSV or FITS,
+by the output's extension.
+"""
 
 import argparse
+import collections
+import re
 import sys
 import time
+from pathlib import Path
 
 from astropy import units as u
 
@@ -72,6 +83,119 @@ def fit_file(args):
     return 0
 
 
+#: Table formats by output file extension.
+TABLE_FORMATS = {".ecsv": "ascii.ecsv", ".fits": "fits", ".fit": "fits", ".fits.gz": "fits"}
+
+
+def _table_format(path):
+    name = str(path).lower()
+    for suffix, fmt in TABLE_FORMATS.items():
+        if name.endswith(suffix):
+            return fmt
+    raise SystemExit(
+        f"galkin: cannot tell the table format of {path}: name it .ecsv or .fits "
+        "(the formats galkin writes)."
+    )
+
+
+def _write_table(table, path, overwrite):
+    table.write(path, format=_table_format(path), overwrite=overwrite)
+
+
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+
+
+def _summary(table, out=None):
+    """Counts, and the failures grouped by reason (numbers in the reasons as N)."""
+    out = out if out is not None else sys.stdout
+    counts = collections.Counter(str(s) for s in table["status"])
+    parts = ", ".join(f"{counts[s]} {s}" for s in ("ok", "failed", "rejected") if counts[s])
+    print(f"{len(table)} galaxies: {parts}", file=out)
+    reasons = collections.defaultdict(list)
+    for row in table:
+        if row["status"] != "ok":
+            reason = _NUMBER.sub("N", str(row["error"]).split("\n")[0])[:100]
+            reasons[(str(row["status"]), reason)].append(str(row["name"]))
+    for (status, reason), names in sorted(reasons.items(), key=lambda item: -len(item[1])):
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        print(f"  {len(names):5d} {status}: {reason}\n        {shown}", file=out)
+
+
+def survey(args):
+    """Fit every galaxy in the files and directories given; write one table."""
+    import galkin
+    from galkin.io.files import survey_files
+
+    output = Path(args.output)
+    _table_format(output)
+    if output.exists() and not args.overwrite:
+        raise SystemExit(f"galkin: {output} exists; pass --overwrite to replace it.")
+    files = survey_files(args.paths)
+    if not files:
+        raise SystemExit("galkin: no FITS files found in " + " ".join(args.paths))
+    checkpoint = Path(args.checkpoint) if args.checkpoint else Path(f"{output}.checkpoint.jsonl")
+    if args.restart and checkpoint.exists():
+        checkpoint.unlink()
+    elif checkpoint.exists():
+        print(f"resuming from {checkpoint}", file=sys.stderr)
+    options = dict(
+        mode=args.mode,
+        mc_samples=args.mc_samples,
+        workers=args.workers,
+        batch_size=args.batch_size,
+        checkpoint=checkpoint,
+        progress=not args.quiet,
+        seed=args.seed,
+        device=args.device,
+    )
+    if args.beam:
+        options["beam"] = args.beam * u.arcsec
+    client = None
+    if args.scheduler:
+        from distributed import Client
+
+        client = Client(args.scheduler)
+    t0 = time.perf_counter()
+    try:
+        table = galkin.fit_many(files, client=client, **options)
+    finally:
+        if client is not None:
+            client.close()
+    elapsed = time.perf_counter() - t0
+    _write_table(table, output, args.overwrite)
+    _summary(table)
+    print(f"{len(table) / elapsed:.1f} galaxies/s; table written to {output}")
+    return 0 if table.meta["n_ok"] else 1
+
+
+def classify_files(args):
+    """Classify velocity maps (survey files, cubes or plain 2-D images) as regular or not."""
+    import galkin
+    from galkin.io.files import read_velocity_map, survey_files
+    from galkin.io.fitscube import maps_from_fits
+    from galkin.io.loading import identify, load, read_primary_header
+
+    maps, names = [], []
+    for path in survey_files(args.paths):
+        name = path.name.split(".fits")[0]
+        header = read_primary_header(path)
+        if identify(path) is not None:
+            item = load(path)
+        elif header is not None and int(header.get("NAXIS", 0)) >= 3:
+            item = maps_from_fits(path)
+        else:
+            item = read_velocity_map(path, unit=u.Unit(args.velocity_unit))
+        maps.append(item)
+        names.append(name)
+    table = galkin.classify(maps)
+    table["name"] = names
+    print(table["name", "label", "boundary_distance", "position_angle"])
+    if args.output:
+        _write_table(table, args.output, args.overwrite)
+        print(f"table written to {args.output}")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="galkin", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -96,5 +220,36 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default=None)
     p.set_defaults(func=fit_file)
+
+    p = sub.add_parser(
+        "survey",
+        help="fit every galaxy in files and directories; one table, checkpointed and resumable",
+    )
+    p.add_argument("paths", nargs="+", help="FITS files, and directories to scan for them")
+    p.add_argument("-o", "--output", required=True, help="table to write (.ecsv or .fits)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default every core)")
+    p.add_argument("--batch-size", type=int, default=64, help="galaxies per model batch")
+    p.add_argument("--scheduler", help="address of a dask scheduler to fit on its workers")
+    p.add_argument("--mode", default="blind", choices=["blind", "solo"])
+    p.add_argument("--mc-samples", type=int, default=100)
+    p.add_argument("--beam", type=float, help="circular beam FWHM in arcsec, for files without")
+    p.add_argument(
+        "--checkpoint", help="checkpoint file (default OUTPUT.checkpoint.jsonl, resumed if present)"
+    )
+    p.add_argument("--restart", action="store_true", help="discard the checkpoint, start over")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output table")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=survey)
+
+    p = sub.add_parser("classify", help="regular or disturbed: classify velocity maps")
+    p.add_argument("paths", nargs="+", help="velocity maps, cubes or survey files, or directories")
+    p.add_argument("-o", "--output", help="table to write (.ecsv or .fits)")
+    p.add_argument(
+        "--velocity-unit", default="km/s", help="unit of maps without BUNIT (default km/s)"
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output table")
+    p.set_defaults(func=classify_files)
     args = parser.parse_args(argv)
     return args.func(args)

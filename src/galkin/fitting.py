@@ -18,7 +18,7 @@ from .plugins import get_model, get_profile
 from .preprocess import DEFAULT_SIZE, prepare
 from .quality import warn_about
 
-__all__ = ["fit", "as_maps"]
+__all__ = ["fit", "as_maps", "prepare_maps", "fit_prepared"]
 
 
 def as_maps(
@@ -49,8 +49,6 @@ def as_maps(
     clip_sigma : float, optional
         Mask threshold in units of the rms (default 4 smooth, 3 clip).
     """
-    from .io.cube import SpectralCube, is_cube
-
     if isinstance(data, (str, Path)):
         from .io.loading import identify, load
 
@@ -59,11 +57,32 @@ def as_maps(
             raise GalkinError(f"data file {str(path)!r} does not exist.")
         adapter = identify(path)
         if adapter is not None:  # a survey adapter knows this file
-            options = {} if beam is None else {"beam": beam}
-            data = load(path, adapter=adapter, **options)
-        else:  # any other FITS cube
+            options = dict(
+                beam=beam,
+                rest_frequency=rest_frequency,
+                region=region,
+                noise=noise,
+                clip_sigma=clip_sigma,
+                mask=None if mask == "smooth" else mask,  # the cube readers' default
+            )
+            return load(
+                path, adapter=adapter, **{k: v for k, v in options.items() if v is not None}
+            )
+        else:  # any other FITS cube: read directly (spectral-cube for what that cannot)
+            from .io.fitscube import maps_from_fits
+
             try:
-                data = SpectralCube.read(path)
+                return maps_from_fits(
+                    path,
+                    rest_frequency=rest_frequency,
+                    beam=beam,
+                    region=region,
+                    mask=mask,
+                    noise=noise,
+                    clip_sigma=clip_sigma,
+                )
+            except GalkinError:
+                raise
             except Exception as exc:
                 raise GalkinError(
                     f"{str(path)!r} is not a cube galkin can read: no survey adapter knows it "
@@ -71,6 +90,8 @@ def as_maps(
                     "a FITS cube (not truncated, not an HTML error page), or load it yourself "
                     "and pass the SpectralCube or KinematicMaps."
                 ) from exc
+    from .io.cube import is_cube  # spectral-cube: imported only for cube objects
+
     if is_cube(data):
         from .io.cube import maps_from_cube
 
@@ -106,6 +127,150 @@ def as_maps(
         "moment1=m1 * u.km / u.s, pixel_scale=0.5 * u.arcsec, beam=...); for a cube use "
         "SpectralCube.read(path)."
     )
+
+
+def prepare_maps(
+    data,
+    *,
+    beam=None,
+    beam_smearing=True,
+    rest_frequency=None,
+    region=None,
+    mask="smooth",
+    noise=None,
+    clip_sigma=None,
+    center=None,
+    position_angle=None,
+    systemic_velocity=None,
+    pa_estimator="symmetry",
+    clip_percentile=None,
+    size=DEFAULT_SIZE,
+):
+    """The first step of a fit: one galaxy in, its network maps out (CPU only).
+
+    Reads the input (:func:`as_maps`), checks the beam, and prepares the maps for
+    the network (:func:`galkin.preprocess.prepare`).  The result pickles, so
+    :func:`galkin.fit_many` runs this step in a pool of processes.  The arguments
+    are those of :func:`fit`.
+
+    Returns
+    -------
+    `~galkin.preprocess.PreparedMaps`
+    """
+    maps = as_maps(
+        data,
+        beam=beam,
+        rest_frequency=rest_frequency,
+        region=region,
+        mask=mask,
+        noise=noise,
+        clip_sigma=clip_sigma,
+    )
+    if beam_smearing and maps.beam is None:
+        raise GalkinError(
+            f"{maps.name!r} has no beam information (no BMAJ/BMIN in the header), and the fit "
+            "models beam smearing. Pass the restoring beam, e.g. "
+            "galkin.fit(data, beam=Beam(major=13*u.arcsec, minor=11*u.arcsec, pa=0*u.deg)) or "
+            "beam=12*u.arcsec for a circular beam, or fit without it with beam_smearing=False."
+        )
+    if not beam_smearing:
+        maps = maps.replace(beam=None)
+    return prepare(
+        maps,
+        center=center,
+        position_angle=position_angle,
+        systemic_velocity=systemic_velocity,
+        size=size,
+        clip_percentile=clip_percentile,
+        pa_estimator=pa_estimator,
+    )
+
+
+def fit_prepared(
+    targets,
+    *,
+    mode="blind",
+    model="sae",
+    intensity="exponential",
+    velocity="arctan",
+    others=(),
+    refine=True,
+    mc_samples=100,
+    device=None,
+    seed=None,
+    config=None,
+    start=None,
+    weights=None,
+    runtimes=None,
+):
+    """The second step of a fit: the model on prepared galaxies, one `FitResult` each.
+
+    In blind mode the galaxies are one batch through the network, which is
+    how :func:`galkin.fit_many` fits a survey; in solo and combined modes the
+    model trains on all of ``targets`` together (so a solo fit takes one).
+    With ``refine`` the model's estimates are then refined together, one batch
+    (:mod:`galkin.refine`). The arguments are those of :func:`fit`; unlike it,
+    this function does not warn about quality flags (they are in each result).
+
+    Parameters
+    ----------
+    targets : list of `~galkin.preprocess.PreparedMaps`
+        From :func:`prepare_maps`.
+    others : list of `~galkin.preprocess.PreparedMaps`, optional
+        Extra training galaxies (combined mode).
+    runtimes : list of float, optional
+        Seconds already spent on each target (its :func:`prepare_maps`); the
+        model's time is shared out equally and added.
+
+    Returns
+    -------
+    list of FitResult
+        In the order of ``targets``.
+    """
+    from .result import FitResult
+
+    t0 = time.perf_counter()
+    intensity_profile = get_profile(intensity, "intensity")()
+    velocity_profile = get_profile(velocity, "velocity")()
+    model_cls = get_model(model)
+    if mode not in model_cls.modes:
+        raise GalkinError(
+            f"mode={mode!r} is not supported by model {model!r}; choose from {model_cls.modes}."
+        )
+    if mode == "combined" and not others:
+        raise GalkinError("mode='combined' needs other galaxies: pass others=[...].")
+    targets = list(targets)
+    kin_model = model_cls(intensity_profile, velocity_profile, device=device)
+    model_options = {k: v for k, v in dict(start=start, weights=weights).items() if v is not None}
+    outputs = kin_model.fit(
+        targets,
+        mode=mode,
+        others=list(others),
+        mc_samples=mc_samples,
+        seed=seed,
+        config=config,
+        **model_options,
+    )
+    if refine:
+        from .parameters import ParameterSpace
+        from .refine import refine_outputs
+
+        space = ParameterSpace(intensity_profile, velocity_profile)
+        outputs = refine_outputs(targets, outputs, space)
+    share = (time.perf_counter() - t0) / len(targets)
+    runtimes = [0.0] * len(targets) if runtimes is None else runtimes
+    return [
+        FitResult(
+            prepared=target,
+            output=output,
+            intensity=intensity_profile,
+            velocity=velocity_profile,
+            model=model,
+            mode=mode,
+            runtime=spent + share,
+        )
+        for target, output, spent in zip(targets, outputs, runtimes, strict=True)
+    ]
 
 
 def fit(
@@ -210,73 +375,50 @@ def fit(
         When the fit ends at a parameter bound, extrapolates the rotation speed
         beyond the data, or leaves large residuals (see its ``flag_*`` columns).
     """
-    from .result import FitResult
-
     t0 = time.perf_counter()
-    maps = as_maps(
-        data,
-        beam=beam,
+    options = dict(
         rest_frequency=rest_frequency,
-        region=region,
         mask=mask,
         noise=noise,
         clip_sigma=clip_sigma,
+        pa_estimator=pa_estimator,
+        clip_percentile=clip_percentile,
+        size=size,
     )
-    if beam_smearing and maps.beam is None:
-        raise GalkinError(
-            f"{maps.name!r} has no beam information (no BMAJ/BMIN in the header), and the fit "
-            "models beam smearing. Pass the restoring beam, e.g. "
-            "galkin.fit(data, beam=Beam(major=13*u.arcsec, minor=11*u.arcsec, pa=0*u.deg)) or "
-            "beam=12*u.arcsec for a circular beam, or fit without it with beam_smearing=False."
-        )
-    if not beam_smearing:
-        maps = maps.replace(beam=None)
-    intensity_profile = get_profile(intensity, "intensity")()
-    velocity_profile = get_profile(velocity, "velocity")()
-    model_cls = get_model(model)
-    if mode not in model_cls.modes:
-        raise GalkinError(
-            f"mode={mode!r} is not supported by model {model!r}; choose from {model_cls.modes}."
-        )
-    if mode == "combined" and not others:
-        raise GalkinError("mode='combined' needs other galaxies: pass others=[...].")
-
-    options = dict(size=size, clip_percentile=clip_percentile, pa_estimator=pa_estimator)
-    target = prepare(
-        maps,
+    target = prepare_maps(
+        data,
+        beam=beam,
+        beam_smearing=beam_smearing,
+        region=region,
         center=center,
         position_angle=position_angle,
         systemic_velocity=systemic_velocity,
         **options,
     )
     extra = [
-        prepare(as_maps(o, rest_frequency=rest_frequency, mask=mask), **options) for o in others
+        prepare(
+            as_maps(o, rest_frequency=rest_frequency, mask=mask),
+            size=size,
+            clip_percentile=clip_percentile,
+            pa_estimator=pa_estimator,
+        )
+        for o in others
     ]
-    kin_model = model_cls(intensity_profile, velocity_profile, device=device)
-    model_options = {k: v for k, v in dict(start=start, weights=weights).items() if v is not None}
-    output = kin_model.fit(
+    result = fit_prepared(
         [target],
         mode=mode,
+        model=model,
+        intensity=intensity,
+        velocity=velocity,
         others=extra,
+        refine=refine,
         mc_samples=mc_samples,
+        device=device,
         seed=seed,
         config=config,
-        **model_options,
+        start=start,
+        weights=weights,
+        runtimes=[time.perf_counter() - t0],
     )[0]
-    if refine:
-        from .parameters import ParameterSpace
-        from .refine import refine_outputs
-
-        space = ParameterSpace(intensity_profile, velocity_profile)
-        output = refine_outputs([target], [output], space)[0]
-    result = FitResult(
-        prepared=target,
-        output=output,
-        intensity=intensity_profile,
-        velocity=velocity_profile,
-        model=model,
-        mode=mode,
-        runtime=time.perf_counter() - t0,
-    )
     warn_about(result)
     return result

@@ -147,7 +147,7 @@ def _centroid(maps):
     if w.sum() <= 0:
         raise GalkinError(
             "moment0 has no positive valid pixel, so the centre cannot be estimated; "
-            "pass center=(x, y) or check the moment-0 map."
+            "pass it, e.g. galkin.fit(data, center=(x, y)), or check the moment-0 map."
         )
     ny, nx = maps.shape
     yy, xx = np.mgrid[:ny, :nx]

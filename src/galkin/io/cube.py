@@ -2,11 +2,16 @@
 
 The path, top to bottom: check the input is a `~spectral_cube.SpectralCube`
 (Stokes I is taken from a Stokes cube; a multi-beam cube is convolved to a
-common beam), put the spectral axis in km/s, find the beam, measure the noise
-in line-free channels, build a 3-D emission mask (:mod:`galkin.io.masking`), and
-take moments 0, 1 and 2 with spectral-cube.  Pixels without unmasked emission
+common beam), put the spectral axis in km/s (:mod:`galkin.io.spectral`), find
+the beam, measure the noise and build a 3-D emission mask
+(:func:`galkin.io.moments.noise_and_mask`), and take moments 0, 1 and 2 with
+spectral-cube, and the errors of moments 0 and 1
+(:func:`galkin.io.moments.moment_errors`).  Pixels without unmasked emission
 are blank (NaN) and invalid in the mask of the returned
 `~galkin.KinematicMaps`; how the maps were made is recorded in its ``meta``.
+
+This is the reference reader, and the way cubes in memory are read; FITS files
+are read faster, into the same maps, by :func:`galkin.io.fitscube.maps_from_fits`.
 """
 
 import warnings
@@ -18,9 +23,10 @@ from astropy.wcs import FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_scales
 
 from ..exceptions import GalkinError
-from ..units import KM_S, as_quantity
-from . import masking
+from ..units import KM_S
+from . import moments, spectral
 from .maps import KinematicMaps, _as_beam
+from .moments import DEFAULT_NSIGMA, MASK_METHODS
 
 with warnings.catch_warnings():
     # spectral-cube 0.7 imports astropy's deprecated COPY_IF_NEEDED when imported.
@@ -35,34 +41,6 @@ def is_cube(obj):
     from spectral_cube.spectral_cube import BaseSpectralCube
 
     return isinstance(obj, (BaseSpectralCube, StokesSpectralCube))
-
-
-#: Default thresholds in units of the noise rms: clipping the cube itself, or
-#: the smoothed cube (whose rms is lower, and whose noise peaks are broader).
-DEFAULT_NSIGMA = {"clip": 3.0, "smooth": 4.0, "none": None}
-MASK_METHODS = tuple(DEFAULT_NSIGMA)
-#: Spatial smoothing kernel FWHM (pixels) for the smooth mask of a cube without a beam.
-NO_BEAM_KERNEL_PX = 2.0
-
-_CONVENTION_OF_CTYPE = {
-    "VRAD": "radio",
-    "VOPT": "optical",
-    "FELO": "optical",
-    "ZOPT": "optical",
-    "VELO": "relativistic",
-    "BETA": "relativistic",
-}
-_REST_EXAMPLES = "e.g. rest_frequency=230.538*u.GHz for CO(2-1), 1.420405751768*u.GHz for HI"
-
-
-def _positive(value, name):
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = np.nan
-    if not number > 0:
-        raise GalkinError(f"{name} must be a positive number (of sigmas); got {value!r}.")
-    return number
 
 
 def _describe(obj):
@@ -126,62 +104,22 @@ def _common_resolution(cube, beam):
         ) from exc
 
 
-def _rest_frequency(rest_frequency, cube):
-    """The rest frequency (GHz) from the argument or the header (RESTFRQ / RESTWAV), or None."""
-    if rest_frequency is not None:
-        if not isinstance(rest_frequency, u.Quantity) or not rest_frequency.unit.is_equivalent(
-            u.Hz, equivalencies=u.spectral()
-        ):
-            raise GalkinError(
-                "rest_frequency must be a frequency or wavelength Quantity "
-                f"({_REST_EXAMPLES}); got {rest_frequency!r}."
-            )
-        rest = as_quantity(rest_frequency, "rest_frequency", rest_frequency.unit, scalar=True)
-        return rest.to(u.GHz, equivalencies=u.spectral())
-    wcsprm = cube.wcs.wcs
-    if wcsprm.restfrq > 0:
-        return (wcsprm.restfrq * u.Hz).to(u.GHz)
-    if wcsprm.restwav > 0:
-        return (wcsprm.restwav * u.m).to(u.GHz, equivalencies=u.spectral())
-    return None
-
-
 def _to_velocity(cube, rest_frequency, velocity_convention):
     """Return the cube with a km/s spectral axis, and provenance for ``meta``."""
-    if velocity_convention not in (None, "radio", "optical", "relativistic"):
-        raise GalkinError(
-            "velocity_convention must be 'radio', 'optical', 'relativistic' or None (the "
-            f"cube's own); got {velocity_convention!r}."
-        )
     ctype = cube.wcs.wcs.ctype[cube.wcs.wcs.spec]
     unit = cube.spectral_axis.unit
-    rest = _rest_frequency(rest_frequency, cube)
-    info = {"spectral_axis": ctype, "spectral_unit": unit.to_string(), "rest_frequency": rest}
-    if unit.is_equivalent(KM_S):
-        native = _CONVENTION_OF_CTYPE.get(ctype[:4])
-        if velocity_convention not in (None, native):
-            raise GalkinError(
-                f"The cube's spectral axis is already a velocity ({ctype}, {native} "
-                f"convention); galkin does not re-grid between conventions. Pass "
-                f"velocity_convention=None or {native!r}."
-            )
-        info["velocity_convention"] = native
+    rest = spectral.find_rest_frequency(rest_frequency, cube.wcs)
+    convention, is_velocity = spectral.check_convention(ctype, unit, rest, velocity_convention)
+    info = {
+        "spectral_axis": ctype,
+        "spectral_unit": unit.to_string(),
+        "rest_frequency": rest,
+        "velocity_convention": convention,
+    }
+    if is_velocity:
         return cube.with_spectral_unit(KM_S), info
-    if not unit.is_equivalent(u.Hz, equivalencies=u.spectral()):
-        raise GalkinError(
-            f"The cube's third axis ({ctype}, unit {unit}) is not spectral: expected a velocity, "
-            "frequency or wavelength axis."
-        )
-    if rest is None:
-        raise GalkinError(
-            f"The cube's spectral axis is {ctype} ({unit}) and its header has no rest frequency "
-            f"(RESTFRQ): pass rest_frequency= to convert it to velocity ({_REST_EXAMPLES})."
-        )
-    if velocity_convention is None:
-        velocity_convention = "optical" if unit.physical_type == "length" else "radio"
-    info["velocity_convention"] = velocity_convention
     cube = cube.with_spectral_unit(
-        KM_S, velocity_convention=velocity_convention, rest_value=rest.to(unit, u.spectral())
+        KM_S, velocity_convention=convention, rest_value=rest.to(unit, u.spectral())
     )
     return cube, info
 
@@ -196,53 +134,19 @@ def _find_beam(cube, beam):
     return found, "cube"
 
 
-class _Planes:
-    """Channel-by-channel read access to a cube's data (blanks as NaN) for :mod:`masking`."""
+class _Channels:
+    """Read access to blocks of a cube's channels (blanks as NaN), for :mod:`galkin.io.moments`."""
 
     def __init__(self, cube):
         self.cube = cube
         self.shape = cube.shape
 
-    def __getitem__(self, channel):
-        return np.asarray(self.cube.unitless_filled_data[channel], dtype=np.float32)
+    def __getitem__(self, channels):
+        return np.asarray(self.cube.unitless_filled_data[channels], dtype=np.float32)
 
 
-def _noise(planes, noise, unit):
-    if noise is None:
-        rms, line_free = masking.estimate_rms(planes)
-        how = f"1.4826*MAD of {int(line_free.sum())}/{line_free.size} line-free channels"
-        return rms, how
-    if not (isinstance(noise, u.Quantity) and noise.unit.is_equivalent(unit)):
-        raise GalkinError(
-            f"noise must be a Quantity in the cube's brightness unit ({unit or 'dimensionless'}), "
-            f"e.g. noise=0.003 * u.Unit('{unit}'); got {noise!r}."
-        )
-    rms = as_quantity(noise, "noise", unit, scalar=True).to_value(unit)
-    if not rms > 0:
-        raise GalkinError(f"noise must be positive; got {noise}.")
-    return float(rms), "given"
-
-
-def _mask(planes, method, nsigma, rms, noise_given, kernel_px, meta, unit):
-    """3-D mask; each channel is cut against its own noise (constant if ``noise`` was given)."""
-    if method == "none":
-        return None
-    channel = masking.channel_rms(planes)
-    if method == "clip":
-        cut_rms = np.full(channel.shape, rms) if noise_given else channel
-        meta["channel_rms"] = cut_rms * unit
-        return masking.clip_mask(planes, cut_rms, nsigma=nsigma)
-    factor = rms / channel if noise_given else 1.0  # impose the given noise level
-    mask, rms_smooth = masking.smooth_mask(
-        planes, fwhm_px=kernel_px, nsigma=nsigma, rms_factor=factor
-    )
-    meta["channel_rms"] = channel * unit
-    meta["smooth_rms"] = rms_smooth * unit
-    return mask
-
-
-def _moments(cube, mask):
-    """Moment 0, 1 and the moment-2 linewidth; NaN where there is no emission."""
+def _moments(cube, mask, channel_rms):
+    """Moment 0, 1, the moment-2 linewidth and the errors of 0 and 1; NaN without emission."""
     if mask is not None:
         cube = cube.with_mask(mask)
     with np.errstate(all="ignore"):
@@ -251,13 +155,22 @@ def _moments(cube, mask):
         mom1 = cube.moment1(how="auto")
         sigma = cube.linewidth_sigma(how="auto")
     spec = cube.spectral_axis.to_value(KM_S)
-    half = np.abs(np.diff(spec)).max(initial=0.0) / 2
+    widths = moments.channel_widths(spec)
+    half = widths.max() / 2
     v1 = mom1.to_value(KM_S)
     with np.errstate(invalid="ignore"):
         valid = (mom0.value > 0) & (v1 >= spec.min() - half) & (v1 <= spec.max() + half)
     maps = [u.Quantity(m, copy=True) for m in (mom0, mom1.to(KM_S), sigma.to(KM_S))]
+    errors = [None, None]
+    if channel_rms is not None:
+        used = cube.mask.include() if mask is not None else np.isfinite(cube.filled_data[:])
+        errors = moments.moment_errors(used, spec, widths, channel_rms, mom0.value, v1)
+        units = (mom0.unit, KM_S)
+        errors = [None if e is None else e * unit for e, unit in zip(errors, units, strict=True)]
+    maps += errors
     for m in maps:
-        m[~valid] = np.nan
+        if m is not None:
+            m[~valid] = np.nan
     return (*maps, valid)
 
 
@@ -299,7 +212,8 @@ def maps_from_cube(
         smoothed cube) and 3 for 'clip'.
     noise : `~astropy.units.Quantity`, optional
         Noise rms per channel in the cube's brightness unit; default: measured
-        in the line-free channels (:func:`galkin.io.masking.estimate_rms`).
+        in the line-free channels (:func:`galkin.io.noise.estimate_rms`), or
+        none for a noiseless model cube, whose emission is then the mask.
     region : `regions.PixelRegion` or `regions.SkyRegion`, optional
         Keep only pixels inside it (:meth:`KinematicMaps.restrict`).
     beam : `radio_beam.Beam` or `~astropy.units.Quantity`, optional
@@ -313,7 +227,8 @@ def maps_from_cube(
     Returns
     -------
     `~galkin.KinematicMaps`
-        ``moment0`` (cube unit x km/s), ``moment1`` and ``dispersion`` (km/s).
+        ``moment0`` (cube unit x km/s), ``moment1`` and ``dispersion`` (km/s),
+        and ``moment0_err`` and ``moment1_err`` (None for a noiseless cube).
 
     Examples
     --------
@@ -336,9 +251,7 @@ def maps_from_cube(
     50
     """
     cube, stokes = _as_spectral_cube(cube)
-    if mask not in MASK_METHODS:
-        raise GalkinError(f"mask must be one of {MASK_METHODS}; got {mask!r}.")
-    nsigma = DEFAULT_NSIGMA[mask] if clip_sigma is None else _positive(clip_sigma, "clip_sigma")
+    nsigma = moments.mask_threshold(mask, clip_sigma)
     if cube.wcs.celestial.naxis != 2:
         raise GalkinError("The cube has no two celestial axes (RA/Dec): it is not a sky cube.")
     beam = None if beam is None else _as_beam(beam)
@@ -349,30 +262,31 @@ def maps_from_cube(
         cube, convolved = _common_resolution(cube, beam)
         cube, meta = _to_velocity(cube, rest_frequency, velocity_convention)
         beam, beam_source = _find_beam(cube, beam)
-        planes = _Planes(cube)
-        rms, noise_method = _noise(planes, noise, cube.unit)
+        rms = None if noise is None else moments.noise_value(noise, cube.unit)
         scale = np.sqrt(np.prod(proj_plane_pixel_scales(cube.wcs.celestial))) * u.deg
-        kernel_px = NO_BEAM_KERNEL_PX if beam is None else float(beam.major / scale)
+        kernel_px = moments.NO_BEAM_KERNEL_PX if beam is None else float(beam.major / scale)
+        mask3d, channel_rms, info = moments.noise_and_mask(
+            _Channels(cube), method=mask, nsigma=nsigma, noise_rms=rms, kernel_px=kernel_px
+        )
         meta.update(
             source="cube",
+            reader="spectral-cube",
             stokes=stokes,
             channel_width=np.abs(np.diff(cube.spectral_axis)).mean().to(KM_S),
             n_channels=cube.shape[0],
-            noise_rms=rms * cube.unit,
-            noise_method=noise_method,
-            mask_method=mask,
-            mask_threshold=nsigma,
+            **moments.with_unit(info, cube.unit),
             beam_source=beam_source,
             convolved_to_common_beam=convolved,
         )
         if mask == "smooth":
             meta["smooth_kernel_fwhm"] = (kernel_px * scale).to(u.arcsec)
-        mask3d = _mask(planes, mask, nsigma, rms, noise is not None, kernel_px, meta, cube.unit)
-        mom0, mom1, sigma, valid = _moments(cube, mask3d)
+        mom0, mom1, sigma, err0, err1, valid = _moments(cube, mask3d, channel_rms)
         maps = KinematicMaps(
             mom0,
             mom1,
             dispersion=sigma,
+            moment0_err=err0,
+            moment1_err=err1,
             mask=valid,
             beam=beam,
             wcs=cube.wcs.celestial,

@@ -1,21 +1,7 @@
-"""Noise estimation and 3-D emission masks for spectral cubes.
+"""3-D emission masks for spectral cubes.
 
-``data`` is anything with a 3-D ``shape`` ``(n_channel, ny, nx)`` whose
-``data[c]`` is the 2-D plane of channel ``c`` (a NumPy array, a memory map, a
-reader around a `~spectral_cube.SpectralCube`); planes are read one at a time,
-so a large cube costs little more than its boolean mask.  NaN marks blanks.
-
-Noise (:func:`estimate_rms`) is measured in *line-free channels*: a robust
-sigma (1.4826 x the median absolute deviation) of their voxels, where the
-line channels are found iteratively as those with a significant excess of
-positive over negative outliers.  (The thesis measured it along spatial rows,
-which mixes emission into the noise.)  Real cubes are noisier in some channels
-than others (band edges, RFI, atmospheric lines), so the masks threshold each
-channel against its own noise, :func:`channel_rms`: the robust sigma of the
-channel's negative voxels, which emission does not reach (as SoFiA does).
-This assumes continuum-subtracted data (noise centred on zero).
-
-Masks:
+``data`` is a cube as in :mod:`galkin.io.noise` (anything 3-D that slices along
+its first axis; NaN marks blanks), read in blocks of whole channels.
 
 * :func:`clip_mask`: voxels above ``nsigma`` x rms in at least two adjacent
   channels (a single noise spike cannot make a pixel valid);
@@ -23,199 +9,39 @@ Masks:
   smooth spatially (Gaussian) and spectrally (Hanning), threshold the smoothed
   cube at ``nsigma`` x *its* rms, drop small islands, grow the mask by one
   voxel, and apply it to the original cube.  Faint extended emission survives.
-"""
 
-import warnings
+The noise each channel is cut against comes from :mod:`galkin.io.noise`
+(re-exported here: :func:`estimate_rms`, :func:`channel_rms`, :func:`robust_sigma`).
+"""
 
 import numpy as np
 from scipy import ndimage
 
-from ..exceptions import GalkinError, GalkinWarning
+from ..exceptions import GalkinError
+from .noise import (
+    BLOCK_VOXELS,
+    channel_blocks,
+    channel_rms,
+    check_cube,
+    estimate_rms,
+    per_channel_rms,
+    robust_sigma,
+    sample_channels,
+)
 
-__all__ = ["robust_sigma", "estimate_rms", "channel_rms", "clip_mask", "smooth_mask"]
-
-#: Median absolute deviation of a Gaussian, in units of its sigma, inverted.
-MAD_TO_SIGMA = 1.482602218505602
+__all__ = [
+    "clip_mask",
+    "smooth_mask",
+    "smoothed_noise_factor",
+    "estimate_rms",
+    "channel_rms",
+    "robust_sigma",
+]
 
 _FWHM_TO_SIGMA = 1.0 / np.sqrt(8.0 * np.log(2.0))
 _GAUSS_AREA = np.pi / (4 * np.log(2))  # area of a 2-D Gaussian / FWHM^2
 _HANNING = (0.25, 0.5, 0.25)
 _HANNING_VAR = sum(w * w for w in _HANNING)
-#: Voxels sampled per channel to measure the noise (bounds time and memory).
-MAX_SAMPLES_PER_CHANNEL = 50_000
-
-
-def robust_sigma(values):
-    """Robust standard deviation, ``1.4826 * median(|x - median(x)|)``, ignoring NaN.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> x = np.random.default_rng(1).normal(0, 2, 100_000)
-    >>> x[:500] = 1e3  # outliers barely move it
-    >>> round(float(robust_sigma(x)), 1)
-    2.0
-    """
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return np.nan
-    return MAD_TO_SIGMA * float(np.median(np.abs(values - np.median(values))))
-
-
-def _check_cube(data):
-    shape = getattr(data, "shape", None)
-    if shape is None or len(shape) != 3:
-        raise GalkinError(f"Expected a 3-D cube (channel, y, x); got shape {shape}.")
-    return shape
-
-
-def _plane(data, c):
-    return np.asarray(data[c], dtype=np.float32)
-
-
-def _channel_samples(planes):
-    """Stack a regular subsample of each channel into a ``(n_channel, m)`` array."""
-    rows = []
-    for plane in planes:
-        step = max(1, int(np.ceil(plane.size / MAX_SAMPLES_PER_CHANNEL)))
-        rows.append(plane.ravel()[::step])
-    return np.vstack(rows)
-
-
-def _samples(data):
-    return _channel_samples(_plane(data, c) for c in range(_check_cube(data)[0]))
-
-
-def _rms_from_samples(samples, nsigma, max_iter):
-    """Iterative line-free-channel robust sigma of a ``(n_channel, m)`` sample."""
-    has_data = np.isfinite(samples).any(axis=1)
-    if not has_data.any():
-        raise GalkinError("The cube has no finite voxel: it is entirely blank (NaN).")
-    line_free = has_data.copy()
-    sigma = robust_sigma(samples[has_data])
-    if not sigma > 0:
-        raise GalkinError(
-            "Cannot estimate the noise: the cube's voxels are (nearly) all identical. "
-            "Pass noise= explicitly (a Quantity in the cube's brightness unit)."
-        )
-    with np.errstate(invalid="ignore"):
-        for _ in range(max_iter):
-            npos = (samples > nsigma * sigma).sum(axis=1)
-            nneg = (samples < -nsigma * sigma).sum(axis=1)
-            excess = (npos - nneg).astype(float)
-            # Significant excess of positive outliers: Poisson scatter, or the
-            # empirical scatter of line-free channels when the noise is correlated.
-            scatter = np.maximum(np.sqrt(npos + nneg + 1.0), robust_sigma(excess[line_free]))
-            line = ndimage.binary_dilation(excess > nsigma * scatter)  # + line wings
-            new_free = has_data & ~line
-            if new_free.sum() < 2:
-                return _rms_from_negatives(samples), new_free
-            new_sigma = robust_sigma(samples[new_free])
-            converged = abs(new_sigma - sigma) <= 1e-3 * sigma and np.array_equal(
-                new_free, line_free
-            )
-            sigma, line_free = new_sigma, new_free
-            if converged:
-                break
-    return sigma, line_free
-
-
-def _negative_sigma(values, min_count=20):
-    """Robust sigma of the negative values, ``1.4826 * median(-x | x < 0)``; NaN if too few."""
-    neg = values[np.isfinite(values) & (values < 0)]
-    return MAD_TO_SIGMA * float(np.median(-neg)) if neg.size >= min_count else np.nan
-
-
-def _rms_from_negatives(samples):
-    warnings.warn(
-        "Every channel of the cube contains emission, so there are no line-free channels "
-        "to measure the noise in; it was estimated from the negative voxels instead "
-        "(assumes continuum-subtracted data). Pass noise= to set it.",
-        GalkinWarning,
-        stacklevel=4,
-    )
-    return _negative_sigma(samples, min_count=1)
-
-
-def _per_channel(samples):
-    """Noise of each channel from its negative voxels (NaN for blank channels)."""
-    rms = np.array([_negative_sigma(row) for row in samples])
-    has_data = np.isfinite(samples).any(axis=1)
-    missing = has_data & ~np.isfinite(rms)
-    if missing.any():  # too few negative voxels: use the typical channel's noise
-        typical = np.nanmedian(rms) if np.isfinite(rms).any() else _negative_sigma(samples, 1)
-        rms[missing] = typical
-    return rms
-
-
-def estimate_rms(data, *, nsigma=3.0, max_iter=20):
-    """Noise rms of a cube, measured in its line-free channels.
-
-    1. Start from the robust sigma of all voxels.
-    2. In each channel count the voxels above ``+nsigma * sigma`` and below
-       ``-nsigma * sigma``; Gaussian noise gives as many of each, emission an
-       excess of positive ones.  Channels whose excess is significant (beyond
-       ``nsigma`` times its Poisson or empirical scatter), and their neighbours,
-       are line channels.
-    3. Re-measure the robust sigma in the remaining channels; repeat to convergence.
-
-    If no channel is line-free, the noise comes from the negative voxels and a
-    `~galkin.GalkinWarning` is emitted.
-
-    Parameters
-    ----------
-    data : array-like, shape ``(n_channel, ny, nx)``
-        NaN marks blank voxels.
-    nsigma : float, optional
-        Outlier threshold used to find line channels.
-    max_iter : int, optional
-
-    Returns
-    -------
-    rms : float
-        In the unit of ``data``.
-    line_free : ndarray of bool, shape ``(n_channel,)``
-        The channels the rms was measured in.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> cube = rng.normal(0.0, 0.5, (30, 40, 40))
-    >>> cube[10:20, 10:30, 10:30] += 3.0  # a line in channels 10-19
-    >>> rms, free = estimate_rms(cube)
-    >>> round(rms, 2), bool(free[:9].all()), bool(free[10:20].any())
-    (0.5, True, False)
-    """
-    return _rms_from_samples(_samples(data), nsigma, max_iter)
-
-
-def channel_rms(data):
-    """Noise of each channel: the robust sigma of its negative voxels.
-
-    Emission is positive, so the negative half of a continuum-subtracted
-    channel is noise even where the line is bright.  Channels with fewer than
-    20 negative voxels get the median of the others; blank channels NaN.
-
-    Parameters
-    ----------
-    data : array-like, shape ``(n_channel, ny, nx)``
-
-    Returns
-    -------
-    ndarray, shape ``(n_channel,)``
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> cube = rng.normal(0.0, 1.0, (3, 100, 100)) * np.array([1.0, 2.0, 1.0])[:, None, None]
-    >>> cube[1, 20:80, 20:80] += 20.0  # bright line in the noisy channel
-    >>> np.round(channel_rms(cube), 1)
-    array([1., 2., 1.])
-    """
-    return _per_channel(_samples(data))
 
 
 def _thresholds(rms, n_channel, nsigma):
@@ -225,6 +51,15 @@ def _thresholds(rms, n_channel, nsigma):
     if rms.shape != (n_channel,):
         raise GalkinError(f"rms must be a scalar or one value per channel ({n_channel}).")
     return nsigma * rms
+
+
+def _above(blocks, cut, shape):
+    """Boolean cube: voxels of the ``(start, stop, block)`` blocks above their channel's cut."""
+    mask = np.zeros(shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for start, stop, block in blocks:
+            mask[start:stop] = block > cut[start:stop, None, None].astype(np.float32)
+    return mask
 
 
 def clip_mask(data, rms, *, nsigma=3.0, min_channels=2):
@@ -255,14 +90,10 @@ def clip_mask(data, rms, *, nsigma=3.0, min_channels=2):
     array([[2, 0],
            [0, 0]])
     """
-    shape = _check_cube(data)
+    shape = check_cube(data)
     if min_channels not in (1, 2):
         raise GalkinError(f"min_channels must be 1 or 2; got {min_channels!r}.")
-    cut = _thresholds(rms, shape[0], nsigma)
-    mask = np.zeros(shape, dtype=bool)
-    with np.errstate(invalid="ignore"):
-        for c in range(shape[0]):
-            mask[c] = _plane(data, c) > cut[c]
+    mask = _above(channel_blocks(data), _thresholds(rms, shape[0], nsigma), shape)
     if min_channels == 2:
         neighbour = np.zeros_like(mask)
         neighbour[1:] |= mask[:-1]
@@ -271,9 +102,36 @@ def clip_mask(data, rms, *, nsigma=3.0, min_channels=2):
     return mask
 
 
-def _separable(image, kernel):
-    out = ndimage.correlate1d(image, kernel, axis=0, mode="constant")
-    return ndimage.correlate1d(out, kernel, axis=1, mode="constant")
+def _grow(mask, iterations):
+    """Binary dilation with the 6-connected cross (SciPy's default), by shifted ORs."""
+    for _ in range(iterations):
+        grown = mask.copy()
+        for axis in range(3):
+            lead = [slice(None)] * 3
+            trail = [slice(None)] * 3
+            lead[axis], trail[axis] = slice(1, None), slice(None, -1)
+            grown[tuple(lead)] |= mask[tuple(trail)]
+            grown[tuple(trail)] |= mask[tuple(lead)]
+        mask = grown
+    return mask
+
+
+def _separable(images, kernel, out=None):
+    """Correlate each ``(y, x)`` image of a ``(n, y, x)`` stack with ``kernel`` on both axes.
+
+    The second pass works in place (SciPy filters line by line through a buffer):
+    a temporary the size of the stack costs as much as the filtering itself.
+    """
+    out = ndimage.correlate1d(images, kernel, axis=-2, mode="constant", output=out)
+    return ndimage.correlate1d(out, kernel, axis=-1, mode="constant", output=out)
+
+
+def _gaussian_kernel(fwhm_px):
+    """Normalised 1-D Gaussian of FWHM ``fwhm_px``, truncated at 4 sigma."""
+    sigma = float(fwhm_px) * _FWHM_TO_SIGMA
+    radius = max(1, int(4 * sigma + 0.5))
+    g = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    return (g / g.sum()).astype(np.float32)
 
 
 class _Smoother:
@@ -288,46 +146,91 @@ class _Smoother:
     """
 
     def __init__(self, data, fwhm_px):
-        sigma = float(fwhm_px) * _FWHM_TO_SIGMA
-        radius = max(1, int(4 * sigma + 0.5))
-        g = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-        self.g = (g / g.sum()).astype(np.float32)
+        self.g = _gaussian_kernel(fwhm_px)
         self.g2 = self.g**2
         self.data = data
-        self._pattern = None
+        self._scales = {}
 
-    def spatial(self, c):
-        plane = _plane(self.data, c)
-        finite = np.isfinite(plane)
-        if self._pattern is None or not np.array_equal(finite, self._pattern):
-            self._pattern = finite
+    def _scale(self, finite):
+        """``1 / noise`` of the spatially smoothed white noise over the finite pixels."""
+        key = finite.tobytes()
+        if key not in self._scales:
             weight = _separable(finite.astype(np.float32), self.g)
             noise = np.sqrt(_separable(finite.astype(np.float32), self.g2)) / self.g2.sum()
             with np.errstate(invalid="ignore", divide="ignore"):
-                self._scale = np.where(weight > 0.1, 1.0 / noise, np.nan).astype(np.float32)
-        return _separable(np.where(finite, plane, 0.0).astype(np.float32), self.g) * self._scale
+                self._scales[key] = np.where(weight > 0.1, 1.0 / noise, np.nan).astype(np.float32)
+        return self._scales[key]
 
-    def planes(self):
-        """Yield the channels of the smoothed cube."""
+    def spatial(self, block, out):
+        """Write the Gaussian-smoothed, noise-normalised channels of a block into ``out``."""
+        finite = np.isfinite(block)
+        if not finite.all():
+            block = np.where(finite, block, np.float32(0.0))
+        _separable(block, self.g, out=out)
+        if (finite == finite[:1]).all():  # the usual case: one pattern of blanks
+            out *= self._scale(finite[0])
+        else:
+            for c in range(block.shape[0]):
+                out[c] *= self._scale(finite[c])
+
+    def blocks(self):
+        """Yield ``(start, stop, block)`` of the smoothed cube."""
         n_channel = self.data.shape[0]
-        cache = {}
-        for c in range(n_channel):
-            cache.pop(c - 2, None)
-            total = np.zeros(self.data.shape[1:], dtype=np.float32)
-            var = np.zeros(self.data.shape[1:], dtype=np.float32)
-            for offset, w in zip((-1, 0, 1), _HANNING, strict=True):
-                if 0 <= c + offset < n_channel:
-                    if c + offset not in cache:
-                        cache[c + offset] = self.spatial(c + offset)
-                    p = cache[c + offset]
-                    ok = np.isfinite(p)
-                    total += np.where(ok, w * p, 0.0)
-                    var += w * w * ok
-            with np.errstate(invalid="ignore", divide="ignore"):
-                yield np.where(var > 0, total * np.sqrt(_HANNING_VAR / var), np.nan)
+        for start, stop, block in channel_blocks(self.data, halo=1):
+            # channels start - 1 .. stop; those beyond the cube's ends are absent (zero)
+            channels = np.arange(start - 1, stop + 1)
+            planes = np.zeros((len(channels), *block.shape[1:]), dtype=np.float32)
+            first = 1 if start == 0 else 0
+            self.spatial(block, out=planes[first : first + block.shape[0]])
+            present = (channels >= 0) & (channels < n_channel)
+            yield start, stop, _hanning(planes, present)
 
 
-def smooth_mask(data, *, fwhm_px=2.0, nsigma=4.0, dilate=1, min_size=None, rms_factor=1.0):
+def _hanning(planes, present):
+    """Hanning-smooth ``(n + 2, y, x)`` planes along the first axis into ``(n, y, x)``.
+
+    Blank voxels (NaN) and absent planes (beyond the cube's ends) are left out of
+    each sum, which is then rescaled by the square root of its summed squared
+    weights relative to the full kernel, so white noise keeps its interior level;
+    a voxel with no neighbour at all is NaN.
+    """
+    edge, mid = np.float32(_HANNING[0]), np.float32(_HANNING[1])
+    ok = np.isfinite(planes)
+    if ok.all():  # no blanks: the weights depend only on which planes are present
+        ok = present[:, None, None]
+    else:
+        planes = np.where(ok, planes, np.float32(0.0))
+        ok &= present[:, None, None]
+    total = planes[:-2] + planes[2:]
+    total *= edge
+    total += mid * planes[1:-1]
+    var = edge**2 * ok[:-2] + mid**2 * ok[1:-1] + edge**2 * ok[2:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total *= np.where(var > 0, np.sqrt(_HANNING_VAR / var), np.nan).astype(np.float32)
+    return total
+
+
+def smoothed_noise_factor(fwhm_px):
+    """rms of white noise after :func:`smooth_mask`'s smoothing, per unit input rms.
+
+    Used to set the threshold of the smoothed cube when the noise is given rather
+    than measured (a noiseless model cube has no noise to measure).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> noise = np.random.default_rng(3).normal(0, 1.0, (40, 200, 200))
+    >>> _, rms = smooth_mask(noise, fwhm_px=3.0)
+    >>> bool(np.allclose(rms, smoothed_noise_factor(3.0), rtol=0.05))
+    True
+    """
+    g2 = _gaussian_kernel(fwhm_px).astype(float) ** 2
+    return float(g2.sum() * np.sqrt(_HANNING_VAR))
+
+
+def smooth_mask(
+    data, *, fwhm_px=2.0, nsigma=4.0, dilate=1, min_size=None, rms_factor=1.0, rms=None
+):
     """Smooth-mask (Dame 2011): threshold a smoothed copy, apply to the original.
 
     The cube is smoothed spatially with a Gaussian of FWHM ``fwhm_px`` and
@@ -357,6 +260,9 @@ def smooth_mask(data, *, fwhm_px=2.0, nsigma=4.0, dilate=1, min_size=None, rms_f
         same size).  0 keeps every island.
     rms_factor : float or array of shape ``(n_channel,)``, optional
         Multiplies the measured rms of the smoothed cube (to impose a known noise).
+    rms : float or array of shape ``(n_channel,)``, optional
+        The rms of the smoothed cube, instead of measuring it (``rms_factor`` is
+        then ignored); see :func:`smoothed_noise_factor`.
 
     Returns
     -------
@@ -374,26 +280,29 @@ def smooth_mask(data, *, fwhm_px=2.0, nsigma=4.0, dilate=1, min_size=None, rms_f
     >>> bool(mask[9:11, 13:17, 13:17].all()), int(mask[:, :5, :5].sum())
     (True, 0)
     """
-    shape = _check_cube(data)
+    shape = check_cube(data)
     if not fwhm_px > 0:
         raise GalkinError(f"The smoothing kernel FWHM must be positive; got {fwhm_px} px.")
     smoother = _Smoother(data, fwhm_px)
-    rms = _per_channel(_channel_samples(smoother.planes())) * np.asarray(rms_factor, dtype=float)
-    cut = _thresholds(rms, shape[0], nsigma)
-    mask = np.zeros(shape, dtype=bool)
-    with np.errstate(invalid="ignore"):
-        for c, plane in enumerate(smoother.planes()):
-            mask[c] = plane > cut[c]
+    smoothed = smoother.blocks
+    if np.prod(shape) <= BLOCK_VOXELS:  # a single block: smooth once, read it twice
+        cached = list(smoother.blocks())
+        smoothed = lambda: cached  # noqa: E731
+    if rms is None:
+        rms = per_channel_rms(sample_channels(smoothed())) * np.asarray(rms_factor, dtype=float)
+    else:
+        rms = np.broadcast_to(np.asarray(rms, dtype=float), shape[:1]).copy()
+    mask = _above(smoothed(), _thresholds(rms, shape[0], nsigma), shape)
     if min_size is None:
         min_size = int(round(3 * _GAUSS_AREA * 2 * fwhm_px**2))
     if min_size > 1 and mask.any():
-        labels, _ = ndimage.label(mask)
-        keep = np.bincount(labels.ravel()) >= min_size
+        labels, n_islands = ndimage.label(mask)
+        keep = np.bincount(labels[mask], minlength=n_islands + 1) >= min_size
         keep[0] = False
         mask = keep[labels]
         del labels
     if dilate and mask.any():
-        mask = ndimage.binary_dilation(mask, iterations=int(dilate))
-    for c in range(shape[0]):
-        mask[c] &= np.isfinite(_plane(data, c))
+        mask = _grow(mask, int(dilate))
+    for start, stop, block in channel_blocks(data):
+        mask[start:stop] &= np.isfinite(block)
     return mask, rms

@@ -28,6 +28,21 @@ class SurveyAdapter(abc.ABC):
             The primary header when the file is FITS.
         """
 
+    @classmethod
+    def primary(cls, path):
+        """Whether ``path`` stands for its galaxy when a directory is scanned.
+
+        Surveys that store one galaxy in several files keep one of them (SAMI:
+        the velocity map, not the Halpha and dispersion maps beside it), so that
+        ``galkin survey DIR`` fits each galaxy once.  Default: every file.
+
+        Parameters
+        ----------
+        path : `pathlib.Path`
+            A file this adapter identified.
+        """
+        return True
+
     @abc.abstractmethod
     def load(self, path, **kwargs):
         """Read ``path`` and return `~galkin.KinematicMaps` (or a `~spectral_cube.SpectralCube`)."""

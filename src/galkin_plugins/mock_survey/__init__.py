@@ -67,7 +67,7 @@ The observations
   IVAR / error maps.
 """
 
-from .observe import MockSurvey, make_mock_survey
+from .observe import MockSurvey, load_mock_survey, make_mock_survey
 from .population import MANGA_BUNDLES, SAMI_BUNDLE, THESIS_TFR, InjectedTFR, draw_population
 from .run import MockSurveyResult, run_mock_survey
 
@@ -79,6 +79,7 @@ __all__ = [
     "draw_population",
     "MockSurvey",
     "make_mock_survey",
+    "load_mock_survey",
     "MockSurveyResult",
     "run_mock_survey",
 ]

@@ -14,6 +14,7 @@ from astropy.table import QTable
 from scipy import ndimage
 
 import galkin
+from galkin.exceptions import GalkinError
 from galkin.geometry import disc_radius
 from galkin.units import KM_S
 
@@ -298,4 +299,37 @@ def make_mock_survey(
         truth=truth,
         relation=relation,
         seconds=time.perf_counter() - start,
+    )
+
+
+def load_mock_survey(directory):
+    """A mock survey :func:`make_mock_survey` wrote earlier, read back from its directory.
+
+    Parameters
+    ----------
+    directory : str or `pathlib.Path`
+        Holding ``catalogue.ecsv``, ``truth.ecsv`` and the map files.
+
+    Returns
+    -------
+    MockSurvey
+        With ``seconds`` 0 (nothing was simulated).
+    """
+    directory = Path(directory)
+    if not (directory / "truth.ecsv").is_file():
+        raise GalkinError(
+            f"{directory} holds no mock survey (no truth.ecsv): write one with "
+            "make_mock_survey(directory, n)."
+        )
+    truth = QTable.read(directory / "truth.ecsv")
+    catalogue = QTable.read(directory / "catalogue.ecsv")
+    relation = InjectedTFR(**truth.meta.get("relation", {}))
+    files = [directory / str(f) for f in truth["file"]]
+    return MockSurvey(
+        directory=directory,
+        files=files,
+        catalogue=catalogue,
+        truth=truth,
+        relation=relation,
+        seconds=0.0,
     )

@@ -93,10 +93,10 @@ def blind_network(intensity, velocity, size, *, path=None, device="cpu"):
     have = (metadata["intensity"], metadata["velocity"], metadata["size"])
     if (intensity, velocity, size) != have:
         raise GalkinError(
-            f"mode='blind' has a pretrained network for intensity={have[0]!r}, "
+            f"The pretrained blind network is for intensity={have[0]!r}, "
             f"velocity={have[1]!r}, size={have[2]} only; got intensity={intensity!r}, "
-            f"velocity={velocity!r}, size={size}. Use mode='solo' (or 'combined') for other "
-            f"profiles, or train blind weights for them with {RETRAIN}."
+            f"velocity={velocity!r}, size={size}. Use galkin.fit(data, mode='solo') (or "
+            f"'combined') for other profiles, or train blind weights for them with {RETRAIN}."
         )
     return net, metadata
 

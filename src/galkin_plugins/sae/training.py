@@ -255,7 +255,10 @@ def train_supervised(
         Mean loss per epoch.
     """
     if not net.aleatoric:
-        raise ValueError("train_supervised needs a network built with aleatoric=True.")
+        raise ValueError(
+            "train_supervised needs a network built with "
+            "galkin_plugins.sae.network.SAENetwork(..., aleatoric=True)."
+        )
     flip = torch.tensor([name == "pa_offset" for name in net.space.names])
     if weights is not None and tuple(weights.shape) != tuple(targets.shape):
         raise ValueError(

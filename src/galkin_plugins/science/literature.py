@@ -59,7 +59,7 @@ def literature_table(fit=None, *, pivot=None):
         if fit.form != "reverse":
             raise GalkinError(
                 f"Table 4.1 lists reverse fits (log V against log M*); got a {fit.form!r} fit. "
-                "Fit with form='reverse' to compare."
+                "Fit with fit_tully_fisher(table, form='reverse') to compare."
             )
         pivot = fit.pivot
     pivot = LITERATURE_PIVOT if pivot is None else float(pivot)

@@ -151,6 +151,12 @@ class HIAdapter(SurveyAdapter):
             return sum(n > 1 for n in shape) == 2
         return is_hi_cube(header)
 
+    @classmethod
+    def primary(cls, path):
+        """Of a SoFiA moment set only the moment-1 map stands for the galaxy; cubes always."""
+        match = _MOMENT.match(Path(path).name)
+        return match is None or match["order"] == "1"
+
     def load(self, path, *, beam=None, return_cube=False, velocity_range=None, **kwargs):
         """Read an HI cube (moments via :func:`galkin.io.cube.maps_from_cube`) or moment maps.
 

@@ -4,11 +4,13 @@ The inverse of the :mod:`~galkin_plugins.surveys.manga` and
 :mod:`~galkin_plugins.surveys.sami` readers, for mock surveys
 (:mod:`galkin_plugins.mock_survey`) and tests: whatever these write, the
 adapters read back through `galkin.load`.  Only what the readers (and a reader
-of the real files) need is written: the Halpha channel of the ``EMLINE_*``
-extensions with their ``_IVAR`` and ``_MASK`` companions, the instrumental
-dispersion, the PSF and object cards of a MAPS file; the velocity, Halpha and
-dispersion files of SAMI with their error extensions and ``PSFFWHM``.  Both
-carry a celestial TAN WCS with north up and east left.
+of the real files) need is written, with the extension names, types and BUNITs
+of the real files: the Halpha channel of the ``EMLINE_*`` extensions with their
+``_IVAR`` and ``_MASK`` companions, the instrumental dispersion, optionally the
+stellar kinematics (``STELLAR_*``, ``BIN_MFLUX``, ``BIN_SNR``), the PSF and
+object cards of a MAPS file.  The SAMI writers live in
+:mod:`~galkin_plugins.surveys.sami_writer` and are imported here.  Both carry a
+celestial TAN WCS with north up and east left.
 """
 
 from pathlib import Path
@@ -21,11 +23,14 @@ from astropy.wcs import WCS
 from galkin.exceptions import GalkinError
 from galkin.units import KM_S, as_value
 
+from ._maps_io import map_values, sky_header
 from .manga import DAPPIXMASK_BITS
+from .sami_writer import SAMI_FLUX_UNIT, sami_map_name, write_sami_maps, write_sami_stellar_maps
 
 __all__ = [
     "write_manga_maps",
     "write_sami_maps",
+    "write_sami_stellar_maps",
     "manga_maps_name",
     "sami_map_name",
     "MANGA_FLUX_UNIT",
@@ -36,37 +41,17 @@ __all__ = [
 
 #: Unit of MaNGA's EMLINE_GFLUX (per spaxel).
 MANGA_FLUX_UNIT = 1e-17 * u.erg / u.s / u.cm**2
-#: Unit of SAMI's Halpha maps (per spaxel).
-SAMI_FLUX_UNIT = 1e-16 * u.erg / u.s / u.cm**2
 #: Emission-line channels written to a MAPS file (``C01``, ``C02``, ...); Halpha is filled.
 MANGA_LINES = ("Hb-4862", "OIII-5008", "Ha-6564", "NII-6585")
 #: MANGA_DAPPIXMASK value of a spaxel outside the fibre bundle: NOCOV and DONOTUSE.
 NOCOV_MASK = (1 << DAPPIXMASK_BITS["NOCOV"]) | (1 << DAPPIXMASK_BITS["DONOTUSE"])
 _NOVALUE = (1 << DAPPIXMASK_BITS["NOVALUE"]) | (1 << DAPPIXMASK_BITS["DONOTUSE"])
-
-
-def _sky_header(shape, pixel_scale, sky_center):
-    """A TAN celestial WCS centred on the map, north up, east left."""
-    ny, nx = shape
-    ra, dec = (150.0, 2.0) if sky_center is None else (sky_center.ra.deg, sky_center.dec.deg)
-    h = fits.Header()
-    for axis, name, value, sign, n in ((1, "RA", ra, -1, nx), (2, "DEC", dec, 1, ny)):
-        h[f"CTYPE{axis}"] = f"{name:-<4}-TAN"
-        h[f"CRVAL{axis}"] = value
-        h[f"CDELT{axis}"] = sign * pixel_scale / 3600.0
-        h[f"CRPIX{axis}"] = (n + 1) / 2.0
-        h[f"CUNIT{axis}"] = "deg"
-    h["RADESYS"] = "ICRS"
-    return h
-
-
-def _map(value, name, unit, shape=None):
-    """A 2-D (or SAMI multi-component 3-D) Quantity as floats in ``unit``."""
-    out = np.asarray(as_value(value, name, unit), dtype=float)
-    if out.ndim not in (2, 3) or (shape is not None and out.shape[-2:] != shape):
-        want = f"shape {shape}" if shape is not None else "a 2-D map"
-        raise GalkinError(f"{name} must be {want}; got shape {out.shape}.")
-    return out
+#: BUNIT of the inverse-variance extensions, as the DAP writes them.
+_IVAR_UNITS = {
+    "flux": "(1E-17 erg/s/cm^2/spaxel)^{-2}",
+    "flux density": "(1E-17 erg/s/cm^2/ang/spaxel)^{-2}",
+    "speed": "(km/s)^{-2}",
+}
 
 
 def _errors_to_ivar(err):
@@ -98,9 +83,10 @@ def write_manga_maps(
     object_center=None,
     cz=0 * KM_S,
     daptype="HYB10-MILESHC-MASTARHC2",
+    stellar=None,
     overwrite=False,
 ):
-    """Write Halpha maps as a MaNGA DAP MAPS file that `galkin.load` reads.
+    """Write Halpha (and stellar) maps as a MaNGA DAP MAPS file that `galkin.load` reads.
 
     Parameters
     ----------
@@ -137,6 +123,14 @@ def write_manga_maps(
     cz : `~astropy.units.Quantity`, optional
         The input redshift velocity (``SCINPVEL``).
     daptype : str, optional
+    stellar : dict, optional
+        Stellar kinematics: ``velocity``, ``velocity_err``, ``sigma`` (observed),
+        ``sigma_err``, ``sigmacorr`` (the instrumental correction; a 3-D
+        ``(2, y, x)`` array is written as DR17's two channels), ``flux`` and
+        ``flux_err`` (the bin's mean flux, per angstrom) and ``snr``, written as
+        ``STELLAR_VEL``, ``STELLAR_SIGMA``, ``STELLAR_SIGMACORR``, ``BIN_MFLUX``
+        and ``BIN_SNR`` with their ``_IVAR`` and ``_MASK`` companions (``mask``
+        applies to them too).
     overwrite : bool, optional
 
     Returns
@@ -144,17 +138,17 @@ def write_manga_maps(
     `pathlib.Path`
     """
     path = Path(path)
-    flux_v = _map(flux, "flux", MANGA_FLUX_UNIT)
+    flux_v = map_values(flux, "flux", MANGA_FLUX_UNIT)
     shape = flux_v.shape
     if flux_v.ndim != 2:
         raise GalkinError(f"flux must be a 2-D map; got shape {shape}.")
     planes = {
-        "flux_err": _map(flux_err, "flux_err", MANGA_FLUX_UNIT, shape),
-        "velocity": _map(velocity, "velocity", KM_S, shape),
-        "velocity_err": _map(velocity_err, "velocity_err", KM_S, shape),
-        "sigma": _map(sigma, "sigma", KM_S, shape),
-        "sigma_err": _map(sigma_err, "sigma_err", KM_S, shape),
-        "inst": _map(instrumental_sigma, "instrumental_sigma", KM_S, shape),
+        "flux_err": map_values(flux_err, "flux_err", MANGA_FLUX_UNIT, shape),
+        "velocity": map_values(velocity, "velocity", KM_S, shape),
+        "velocity_err": map_values(velocity_err, "velocity_err", KM_S, shape),
+        "sigma": map_values(sigma, "sigma", KM_S, shape),
+        "sigma_err": map_values(sigma_err, "sigma_err", KM_S, shape),
+        "inst": map_values(instrumental_sigma, "instrumental_sigma", KM_S, shape),
     }
     bits = np.zeros(shape, np.int64) if mask is None else np.asarray(mask, np.int64)
     if bits.shape != shape:
@@ -163,7 +157,7 @@ def write_manga_maps(
     bits = np.where(blank & (bits == 0), _NOVALUE, bits)
     pix = as_value(pixel_scale, "pixel_scale", u.arcsec, scalar=True)
     psf = as_value(psf_fwhm, "psf_fwhm", u.arcsec, scalar=True)
-    sky = _sky_header(shape, pix, sky_center)
+    sky = sky_header(shape, pix, sky_center)
     cx, cy = ((shape[1] - 1) / 2, (shape[0] - 1) / 2) if object_center is None else object_center
     obj_ra, obj_dec = (float(c) for c in WCS(sky).pixel_to_world_values(cx, cy))
 
@@ -190,118 +184,60 @@ def write_manga_maps(
     hdus = [
         fits.PrimaryHDU(header=primary),
         ext("EMLINE_GFLUX", flux_v, "1E-17 erg/s/cm^2/spaxel"),
-        ext("EMLINE_GFLUX_IVAR", _errors_to_ivar(planes["flux_err"])),
+        ext("EMLINE_GFLUX_IVAR", _errors_to_ivar(planes["flux_err"]), _IVAR_UNITS["flux"]),
         ext("EMLINE_GFLUX_MASK", bits),
         ext("EMLINE_GVEL", planes["velocity"], "km/s"),
-        ext("EMLINE_GVEL_IVAR", _errors_to_ivar(planes["velocity_err"])),
+        ext("EMLINE_GVEL_IVAR", _errors_to_ivar(planes["velocity_err"]), _IVAR_UNITS["speed"]),
         ext("EMLINE_GVEL_MASK", bits),
         ext("EMLINE_GSIGMA", planes["sigma"], "km/s"),
-        ext("EMLINE_GSIGMA_IVAR", _errors_to_ivar(planes["sigma_err"])),
+        ext("EMLINE_GSIGMA_IVAR", _errors_to_ivar(planes["sigma_err"]), _IVAR_UNITS["speed"]),
         ext("EMLINE_GSIGMA_MASK", bits),
         ext("EMLINE_INSTSIGMA", planes["inst"], "km/s"),
     ]
+    if stellar is not None:
+        hdus += _manga_stellar(stellar, shape, bits, sky)
     fits.HDUList(hdus).writeto(path, overwrite=overwrite)
     return path
 
 
-def sami_map_name(catid, product, *, bundle="A", binning="default", components="1-comp"):
-    """``<CATID>_<bundle>_<product>_<binning>_<components>.fits`` (SAMI DR2/DR3)."""
-    return f"{catid}_{bundle}_{product}_{binning}_{components}.fits"
+def _manga_stellar(stellar, shape, bits, sky):
+    """The stellar-kinematics and bin-flux extensions of a MAPS file (2-D images)."""
+    missing = {"velocity", "velocity_err", "sigma", "sigma_err", "sigmacorr", "flux"} - set(stellar)
+    if missing:
+        raise GalkinError(f"stellar lacks {sorted(missing)} for a MaNGA MAPS file.")
 
+    def image(name, data, bunit=None):
+        data = np.asarray(data)
+        masked = name.endswith("_MASK")
+        values = data if masked else np.where(np.isfinite(data), data, 0.0)
+        h = sky.copy()
+        if bunit:
+            h["BUNIT"] = bunit
+        if values.ndim == 3:  # DR17's two STELLAR_SIGMACORR channels
+            h["C01"], h["C02"] = "resolution_difference", "fit"
+        return fits.ImageHDU(values.astype("i4" if masked else "f4"), h, name=name)
 
-def write_sami_maps(
-    directory,
-    *,
-    catid,
-    flux,
-    flux_err,
-    velocity,
-    velocity_err,
-    dispersion=None,
-    dispersion_err=None,
-    psf_fwhm=2.1 * u.arcsec,
-    pixel_scale=0.5 * u.arcsec,
-    sky_center=None,
-    bundle="A",
-    binning="default",
-    components="1-comp",
-    overwrite=False,
-):
-    """Write one galaxy's SAMI velocity, Halpha and dispersion map files.
-
-    Each map goes in the primary HDU of its own file, its error in an extension
-    (``V_ERR``, ``HALPHA_ERR``, ``VDISP_ERR``). NaN marks spaxels outside the
-    bundle or without a fit, as in the released maps. A 3-D ``(component, y,
-    x)`` array is written as a multi-component map.
-
-    Parameters
-    ----------
-    directory : str or `pathlib.Path`
-        Where the files go (created if missing).
-    catid : int or str
-        The SAMI catalogue id.
-    flux, flux_err : `~astropy.units.Quantity`
-        Halpha flux per spaxel and error (a flux, e.g. :data:`SAMI_FLUX_UNIT`).
-    velocity, velocity_err : `~astropy.units.Quantity`
-        Velocity relative to the galaxy's redshift, and error.
-    dispersion, dispersion_err : `~astropy.units.Quantity`, optional
-        Intrinsic (instrument-corrected) dispersion and error; no file without it.
-    psf_fwhm : `~astropy.units.Quantity` or None, optional
-        Seeing FWHM, written as ``PSFFWHM`` in the velocity file (None: omitted,
-        and ``galkin.load`` then needs ``beam=``).
-    pixel_scale : `~astropy.units.Quantity`, optional
-    sky_center : `~astropy.coordinates.SkyCoord`, optional
-    bundle, binning, components : str, optional
-        Parts of the file names.
-    overwrite : bool, optional
-
-    Returns
-    -------
-    dict
-        ``{"velocity", "halpha", "dispersion"}``: the paths written.
-    """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    flux_v = _map(flux, "flux", SAMI_FLUX_UNIT)
-    shape = flux_v.shape[-2:]
-    products = {
-        "gas-velocity": (
-            "velocity",
-            _map(velocity, "velocity", KM_S, shape),
-            _map(velocity_err, "velocity_err", KM_S, shape),
-            "V_ERR",
-            "km/s",
-        ),
-        "Halpha": (
-            "halpha",
-            flux_v,
-            _map(flux_err, "flux_err", SAMI_FLUX_UNIT, shape),
-            "HALPHA_ERR",
-            "10**(-16) erg/s/cm**2/pixel",
-        ),
+    flux_unit = u.Unit("1e-17 erg / (s cm2 Angstrom)")
+    speed = {
+        k: map_values(stellar[k], k, KM_S, shape) for k in ("velocity", "velocity_err", "sigma")
     }
-    if dispersion is not None:
-        err = dispersion_err if dispersion_err is not None else np.zeros(shape) * KM_S
-        products["gas-vdisp"] = (
-            "dispersion",
-            _map(dispersion, "dispersion", KM_S, shape),
-            _map(err, "dispersion_err", KM_S, shape),
-            "VDISP_ERR",
-            "km/s",
-        )
-    pix = as_value(pixel_scale, "pixel_scale", u.arcsec, scalar=True)
-    psf = as_value(psf_fwhm, "psf_fwhm", u.arcsec, scalar=True, allow_none=True)
-    written = {}
-    for product, (key, data, err, err_ext, bunit) in products.items():
-        h = _sky_header(shape, pix, sky_center)
-        h.update(CATID=str(catid), BUNIT=bunit)
-        if psf is not None and product == "gas-velocity":
-            h["PSFFWHM"] = (psf, "arcsec")
-        hdus = [
-            fits.PrimaryHDU(data.astype("f4"), h),
-            fits.ImageHDU(err.astype("f4"), name=err_ext),
-        ]
-        name = sami_map_name(catid, product, bundle=bundle, binning=binning, components=components)
-        fits.HDUList(hdus).writeto(directory / name, overwrite=overwrite)
-        written[key] = directory / name
-    return written
+    speed["sigma_err"] = map_values(stellar["sigma_err"], "sigma_err", KM_S, shape)
+    correction = np.asarray(as_value(stellar["sigmacorr"], "sigmacorr", KM_S), dtype=float)
+    flux = map_values(stellar["flux"], "stellar flux", flux_unit, shape)
+    flux_err = map_values(
+        stellar.get("flux_err", 0.01 * np.abs(flux) * flux_unit), "flux_err", flux_unit, shape
+    )
+    snr = np.asarray(stellar.get("snr", np.where(flux_err > 0, flux / flux_err, 0.0)), float)
+    return [
+        image("BIN_MFLUX", flux, "1E-17 erg/s/cm^2/ang/spaxel"),
+        image("BIN_MFLUX_IVAR", _errors_to_ivar(flux_err), _IVAR_UNITS["flux density"]),
+        image("BIN_MFLUX_MASK", bits),
+        image("BIN_SNR", snr),
+        image("STELLAR_VEL", speed["velocity"], "km/s"),
+        image("STELLAR_VEL_IVAR", _errors_to_ivar(speed["velocity_err"]), _IVAR_UNITS["speed"]),
+        image("STELLAR_VEL_MASK", bits),
+        image("STELLAR_SIGMA", speed["sigma"], "km/s"),
+        image("STELLAR_SIGMA_IVAR", _errors_to_ivar(speed["sigma_err"]), _IVAR_UNITS["speed"]),
+        image("STELLAR_SIGMA_MASK", bits),
+        image("STELLAR_SIGMACORR", correction, "km/s"),
+    ]

@@ -1,0 +1,102 @@
+"""The files of a survey: which files in a directory are galaxies, and plain velocity maps.
+
+:func:`survey_files` turns the paths a user gives (``galkin survey DIR ...``)
+into one file per galaxy: a directory is scanned (recursively) for FITS files,
+and of the files a survey adapter recognises only those that stand for their
+galaxy are kept (:meth:`~galkin.io.survey.SurveyAdapter.primary`: SAMI's
+velocity map, not the Halpha and dispersion maps beside it).  Files given
+explicitly are always kept.
+
+:func:`read_velocity_map` reads a velocity map that no adapter knows -- a bare
+2-D image, as many moment-one maps are published -- for :func:`galkin.classify`.
+"""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from astropy import units as u
+
+from ..exceptions import GalkinError
+from ..units import KM_S
+from .loading import identify, read_primary_header
+
+__all__ = ["survey_files", "read_velocity_map", "FITS_SUFFIXES"]
+
+#: File names a directory scan takes for FITS files.
+FITS_SUFFIXES = (".fits", ".fits.gz", ".fit", ".fit.gz", ".fts")
+
+
+def _is_fits_name(path):
+    return path.name.lower().endswith(FITS_SUFFIXES)
+
+
+def survey_files(paths):
+    """One file per galaxy from files and directories.
+
+    Parameters
+    ----------
+    paths : sequence of str or `pathlib.Path`
+        Files (kept as given, readable or not: a run reports the ones that fail)
+        and directories (scanned recursively for FITS files).
+
+    Returns
+    -------
+    list of `pathlib.Path`
+        In the order given; a directory's files sorted by name, without repeats.
+
+    Raises
+    ------
+    GalkinError
+        When a path does not exist.
+    """
+    found = []
+    for path in (Path(p).expanduser() for p in paths):
+        if path.is_dir():
+            for file in sorted(p for p in path.rglob("*") if p.is_file() and _is_fits_name(p)):
+                adapter = identify(file)
+                if adapter is None or adapter.primary(file):
+                    found.append(file)
+        elif path.exists():
+            found.append(path)
+        else:
+            raise GalkinError(f"No such file or directory: {str(path)!r}.")
+    return list(dict.fromkeys(found))
+
+
+def read_velocity_map(path, *, unit=KM_S):
+    """A velocity map from a plain FITS image: the first 2-D image in the file.
+
+    Parameters
+    ----------
+    path : str or `pathlib.Path`
+    unit : `~astropy.units.UnitBase`, optional
+        The unit of the values when the header has no velocity BUNIT.
+
+    Returns
+    -------
+    `~astropy.units.Quantity`
+        2-D, NaN for blanks.
+    """
+    from astropy.io import fits
+    from astropy.io.fits.verify import VerifyWarning
+
+    if read_primary_header(path) is None:
+        raise GalkinError(f"{path} is not a FITS file.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VerifyWarning)
+        with fits.open(path) as hdul:
+            for hdu in hdul:
+                if hdu.data is not None and np.squeeze(hdu.data).ndim == 2:
+                    data = np.asarray(np.squeeze(hdu.data), dtype=float)
+                    bunit = str(hdu.header.get("BUNIT", "")).strip()
+                    break
+            else:
+                raise GalkinError(f"{path} holds no 2-D image to read a velocity map from.")
+    try:
+        header_unit = u.Unit(bunit) if bunit else None
+    except ValueError:
+        header_unit = None
+    if header_unit is not None and header_unit.is_equivalent(KM_S):
+        unit = header_unit
+    return (data * u.Unit(unit)).to(KM_S)

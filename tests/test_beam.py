@@ -1,0 +1,47 @@
+"""Beam convolution: the FFT path gives the direct sum's maps and gradients."""
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from galkin.beam import FFT_MIN_KERNEL, _fast_length, beam_kernels, convolve
+
+
+@pytest.mark.parametrize("k", [FFT_MIN_KERNEL - 2, FFT_MIN_KERNEL, 31])
+def test_convolve_is_the_zero_padded_correlation(k):
+    rng = np.random.default_rng(k)
+    images = rng.normal(size=(3, 2, 40, 37))
+    kernels = rng.random((3, 1, k, k))  # not symmetric: the orientation must be right
+    out = convolve(torch.tensor(images), torch.tensor(kernels)).numpy()
+    for b in range(3):
+        for c in range(2):
+            expected = ndimage.correlate(images[b, c], kernels[b, 0], mode="constant")
+            np.testing.assert_allclose(out[b, c], expected, atol=1e-10 * np.abs(expected).max())
+
+
+def test_fft_and_direct_gradients_agree():
+    beams = torch.tensor([[0.06, 0.04, 0.3], [0.09, 0.09, 0.0]], dtype=torch.float64)
+    steps = torch.eye(2, dtype=torch.float64) / 64
+    kernels = beam_kernels(beams, steps)
+    assert kernels.shape[-1] >= FFT_MIN_KERNEL  # a wide beam: the FFT path
+    images = torch.rand(2, 3, 64, 64, dtype=torch.float64, requires_grad=True)
+    (convolve(images, kernels) ** 2).sum().backward()
+    fft_grad = images.grad.clone()
+    images.grad = None
+    weight = kernels.repeat_interleave(3, dim=0)
+    direct = torch.nn.functional.conv2d(
+        images.reshape(1, 6, 64, 64), weight, padding=kernels.shape[-1] // 2, groups=6
+    )
+    (direct**2).sum().backward()
+    torch.testing.assert_close(fft_grad, images.grad, rtol=1e-9, atol=1e-12)
+
+
+def test_fast_lengths_are_5_smooth_and_not_short():
+    for n in range(1, 300):
+        m = _fast_length(n)
+        assert m >= n and m < 2 * n + 1
+        for p in (2, 3, 5):
+            while m % p == 0:
+                m //= p
+        assert m == 1
