@@ -1,0 +1,80 @@
+"""Quality flags (:mod:`galkin.quality`): fits that must not look clean say so."""
+
+import warnings
+
+import numpy as np
+import pytest
+from astropy import units as u
+
+import galkin
+from galkin.quality import FitQualityWarning, quality_flags
+
+BASE = dict(inclination=60 * u.deg, position_angle=40 * u.deg, r_scale=6 * u.arcsec)
+
+
+def fit_quietly(data, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitQualityWarning)
+        return galkin.fit(data, **kwargs)
+
+
+def test_a_curve_that_never_flattens_is_flagged_extrapolated():
+    """r_turn far beyond the gas: v_max is an asymptote the data never reach."""
+    cube = galkin.simulate_cube(
+        **BASE, v_max=300 * u.km / u.s, r_turn=40 * u.arcsec, beam=3 * u.arcsec, snr=20, seed=1
+    )
+    with pytest.warns(FitQualityWarning, match="extrapolated"):
+        result = galkin.fit(cube)
+    flags = result.flags()
+    assert flags["extrapolated"]
+    v_outer, v_outer_err = result.v_outer()
+    # the speed the data reach is what the truth gives at r_max, well below v_max
+    r_max = result.r_max.to_value(u.arcsec)
+    truth_outer = 300 * 2 / np.pi * np.arctan(r_max / 40)
+    assert v_outer.to_value(u.km / u.s) == pytest.approx(truth_outer, rel=0.1)
+    assert v_outer < 0.9 * result.v_max and v_outer_err > 0
+    table = result.to_table()
+    assert table["flag_extrapolated"][0] and table["v_outer"].unit == u.km / u.s
+
+
+def test_a_flat_curve_inside_the_data_is_not_flagged():
+    cube = galkin.simulate_cube(
+        **BASE, v_max=200 * u.km / u.s, r_turn=1.5 * u.arcsec, beam=2 * u.arcsec, snr=20, seed=2
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FitQualityWarning)
+        result = galkin.fit(cube)
+    flags = result.flags()
+    assert not flags["extrapolated"] and not flags["at_bound"] and not flags["poor_fit"]
+    assert result.v_outer()[0] == pytest.approx(result.v_max, rel=0.1)
+
+
+def test_a_parameter_at_its_bound_is_flagged_and_named():
+    """A rotation curve that rises across the whole map pushes r_turn to its upper bound."""
+    cube = galkin.simulate_cube(
+        **BASE, v_max=400 * u.km / u.s, r_turn=400 * u.arcsec, beam=3 * u.arcsec, snr=30, seed=3
+    )
+    with pytest.warns(FitQualityWarning) as record:
+        result = galkin.fit(cube)
+    assert result.flags()["at_bound"]
+    named = result.at_bound
+    assert named and all(name in result.output.refinement.names for name in named)
+    assert any(name in str(w.message) for w in record for name in named)
+    assert result.to_table()["at_bound"][0] == ",".join(named)
+
+
+def test_disordered_velocities_are_a_poor_fit():
+    """A velocity field with strong non-circular motions is flagged and warned about."""
+    cube = galkin.simulate_cube(
+        **BASE, v_max=150 * u.km / u.s, r_turn=3 * u.arcsec, beam=3 * u.arcsec, snr=20, seed=4
+    )
+    maps = galkin.maps_from_cube(cube)
+    y, x = np.indices(maps.shape)
+    streaming = 60 * np.sin(x / 4.0) * np.cos(y / 5.0) * u.km / u.s  # large-scale, not rotation
+    disturbed = maps.replace(moment1=maps.moment1 + streaming)
+    quiet = fit_quietly(maps)
+    assert not quiet.flags()["poor_fit"]
+    with pytest.warns(FitQualityWarning, match="does not describe"):
+        result = galkin.fit(disturbed)
+    assert quality_flags(result)["poor_fit"]
+    assert result.to_table()["residual_moment1"][0] > 3 * quiet.to_table()["residual_moment1"][0]
