@@ -1,5 +1,7 @@
 """galkin.fit end to end: simulated cubes in, recovered parameters out."""
 
+import warnings
+
 import numpy as np
 import pytest
 from astropy import units as u
@@ -8,6 +10,7 @@ from radio_beam import Beam
 import galkin
 from galkin import GalkinError, KinematicMaps
 from galkin.position_angle import angle_difference
+from galkin.quality import FitQualityWarning
 
 TRUTH = dict(
     inclination=55 * u.deg,
@@ -264,7 +267,9 @@ def test_systemic_velocity_error_covers_the_truth():
             systemic_velocity=vsys * u.km / u.s,
             seed=k,
         )
-        res = galkin.fit(cube, mc_samples=50, seed=0)
+        with warnings.catch_warnings():  # some of these curves are still rising at r_max
+            warnings.simplefilter("ignore", FitQualityWarning)
+            res = galkin.fit(cube, mc_samples=50, seed=0)
         err = res.systemic_velocity_err.to_value(u.km / u.s)
         assert 0.1 < err < 10.0
         assert res.systemic_velocity_err_mc.to_value(u.km / u.s) == pytest.approx(err, rel=0.05)

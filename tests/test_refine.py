@@ -130,5 +130,6 @@ def test_fit_refines_by_default_and_not_when_asked():
     assert refined.center == pytest.approx((31.5, 31.5), abs=0.5)
     assert abs(refined.inclination - 55 * u.deg) < 2.5 * u.deg
     assert abs(refined.v_max / (180 * u.km / u.s) - 1) < 0.05
-    # MC-dropout spread kept as the lower limit, the calibrated error is larger
-    assert refined.v_max_err_mc < refined.v_max_err
+    # the error holds at least the model's systematic floor (1.5% of V sin i)
+    assert refined.v_max_err > 0.015 * refined.v_max
+    assert refined.inclination_err >= 0.75 * u.deg
