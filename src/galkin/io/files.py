@@ -3,7 +3,7 @@
 :func:`survey_files` turns the paths a user gives (``galkin survey DIR ...``)
 into one file per galaxy: a directory is scanned (recursively) for FITS files,
 and of the files a survey adapter recognises only those that stand for their
-galaxy are kept (:meth:`~galkin.io.survey.SurveyAdapter.primary`: SAMI's
+galaxy are kept (``SurveyAdapter.primary``: SAMI's
 velocity map, not the Halpha and dispersion maps beside it).  Files given
 explicitly are always kept.
 
