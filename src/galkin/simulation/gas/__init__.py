@@ -1,0 +1,1 @@
+"""A population of star-forming gas discs, regular and disturbed, simulated physically."""
