@@ -6,7 +6,7 @@ from scipy import ndimage
 
 from galkin.exceptions import GalkinError
 from galkin.simulation.analytic import thin_disc
-from galkin.velocity_image import valid_velocities, velocity_image
+from galkin.velocity_image import roughness, valid_velocities, velocity_image
 
 
 def _disc_map(n, pa=60.0, inclination=55.0, *, fill=0.45, offset=(0.0, 0.0)):
@@ -109,3 +109,16 @@ def test_hopeless_maps_raise_a_clear_error():
         velocity_image(np.zeros((3, 4, 5)))
     with pytest.raises(GalkinError, match="constant"):
         velocity_image(np.full((20, 20), 7.0))
+
+
+def test_roughness_measures_pixel_noise_not_rotation():
+    disc = thin_disc(40.0, 60.0, n=80, r_turn=6.0, r_scale=10.0)
+    mask = disc["radius"] < 35
+    smooth = disc["velocity"] / 200.0
+    assert roughness(smooth, mask) < 0.02
+    rng = np.random.default_rng(3)
+    sigma = 0.1
+    noisy = smooth + rng.normal(0, sigma, smooth.shape)
+    # v minus the median of 8 noisy neighbours (variance ~ pi/2 sigma^2 / 8): 1.09 sigma
+    assert roughness(noisy, mask) == pytest.approx(1.094 * sigma, rel=0.1)
+    assert roughness(noisy, np.zeros_like(mask)) == 0.0
