@@ -1,7 +1,11 @@
+import csv
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from astropy import units as u
+from astropy.io import fits
 
 import galkin
 from galkin.disc_fit import fit_rotating_disc
@@ -229,3 +233,36 @@ def test_decision_rule_is_a_logistic_boundary_at_equal_rates():
     # better than either informative feature alone
     alone = lat.equal_rate_boundary(x[:, 0], regular)[2]
     assert rule["rate"] > alone + 0.02
+
+
+def test_shipped_classifier_offers_both_decisions(clf):
+    assert clf.default_method == "combined" and set(clf.rule["features"]) == set(dec.FEATURES)
+    g = random_galaxy("disc", n_particles=6000, seed=11)
+    vel = observe(g, inclination=60 * u.deg, position_angle=120 * u.deg)
+    both = galkin.classify([vel, vel], method="combined")
+    thesis = galkin.classify(vel, method="cae")
+    assert np.isfinite(both["disc_residual"]).all() and np.isnan(thesis.disc_residual)
+    assert thesis.cae_distance == pytest.approx(both["cae_distance"][0], rel=1e-6)
+    assert thesis.boundary_distance == pytest.approx(thesis.cae_distance)
+    with pytest.raises(GalkinError, match="method"):
+        galkin.classify(vel, method="eye")
+
+
+# --- real maps ------------------------------------------------------------------
+
+DEV_MAPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "alma_cae_dev"
+
+
+@pytest.mark.skipif(not DEV_MAPS.is_dir(), reason=f"development maps not found at {DEV_MAPS}")
+def test_development_maps_agree_with_astronomers_eyes():
+    """Ten real ALMA CO maps (16-400 px, 26-94% blank, outliers): at least 9 agree."""
+    with open(DEV_MAPS / "labels.csv") as f:
+        rows = list(csv.DictReader(f))
+    maps = [
+        np.squeeze(fits.getdata(DEV_MAPS / f"{r['name']}.fits")).astype(float) * u.km / u.s
+        for r in rows
+    ]
+    table = galkin.classify(maps)
+    eye = np.array([r["by_eye_label"] for r in rows])
+    assert len(table) == len(rows) and np.all(np.isfinite(table["boundary_distance"]))
+    assert np.sum(np.asarray(table["label"]) == eye) >= 9

@@ -161,8 +161,8 @@ def classify(data, *, inclination=None, classifier=None, method=None):
             "latent_y": out["latent"][:, 1],
             "latent_z": out["latent"][:, 2],
             "boundary_distance": out["boundary_distance"],
-            "cae_distance": out["cae_distance"],
-            "disc_residual": out["disc_residual"],
+            "cae_distance": out.get("cae_distance", out["boundary_distance"]),
+            "disc_residual": out.get("disc_residual", np.full(len(items), np.nan)),
             "position_angle": out["position_angle"] * u.deg,
             "position_angle_error": np.asarray(err, dtype=float) * u.deg,
         }
