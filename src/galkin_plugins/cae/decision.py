@@ -29,7 +29,7 @@ from galkin.velocity_image import roughness
 
 from . import latent as lat
 
-__all__ = ["FEATURES", "features", "fit_decision", "decide"]
+__all__ = ["FEATURES", "disc_features", "features", "fit_decision", "decide"]
 
 #: Feature names, in the order of the coefficient vector.
 FEATURES = ("radius", "height", "log_residual", "log_roughness", "pa_disagreement")
