@@ -1,13 +1,21 @@
+import csv
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from astropy import units as u
+from astropy.io import fits
 
 import galkin
+from galkin.disc_fit import fit_rotating_disc
 from galkin.exceptions import GalkinError, ModelWeightsError
 from galkin.io.maps import KinematicMaps
+from galkin.simulation.analytic import thin_disc
+from galkin.simulation.gas.population import GAS_KINDS
 from galkin.simulation.particles import GALAXY_KINDS, observe, random_galaxy
 from galkin_plugins.cae import ARCHITECTURE, CAEClassifier, ConvAutoencoder
+from galkin_plugins.cae import decision as dec
 from galkin_plugins.cae import latent as lat
 from galkin_plugins.cae.training import calibrate, encode, kappa_weights, make_views, train
 from galkin_plugins.cae.weights import DEFAULT_WEIGHTS, load_weights, save_weights
@@ -80,7 +88,9 @@ def test_kappa_weights_balance_bins():
 
 def test_tiny_training_round_trip_and_tampering(tmp_path):
     data = make_views(4, views=4, snr=(8.0, 12.0), noisy_fraction=0.5, seed=5)
-    assert set(data["kind"]) <= set(GALAXY_KINDS) and len(data["kind"]) == len(data["kappa"])
+    assert set(data["kind"]) <= set(GAS_KINDS) and len(data["kind"]) == len(data["kappa"])
+    old = make_views(2, views=2, seed=5, population="v1")
+    assert set(old["kind"]) <= set(GALAXY_KINDS) and old["images"].shape[1:] == (64, 64)
     model, history = train(
         data["images"],
         data["masks"],
@@ -175,3 +185,84 @@ def test_classify_a_cube():
     assert res.label == "regular"
     diff = (res.position_angle - 45 * u.deg + 180 * u.deg) % (360 * u.deg) - 180 * u.deg
     assert abs(diff) < 3 * res.position_angle_error
+
+
+# --- the combined decision ----------------------------------------------------
+
+
+def test_disc_fit_recovers_a_thin_disc_and_rejects_a_random_field():
+    disc = thin_disc(130.0, 60.0, n=64, r_turn=5.0, r_scale=10.0, offset=(3.0, -2.0))
+    vel = disc["velocity"] / 200.0
+    mask = disc["radius"] < 25
+    fit = fit_rotating_disc(vel, mask)
+    assert abs((fit.position_angle - 130.0 + 180) % 360 - 180) < 1.0
+    assert fit.inclination == pytest.approx(60.0, abs=3.0)
+    assert fit.center == pytest.approx((31.5 + 3.0, 31.5 - 2.0), abs=0.3)
+    assert fit.residual < 0.01 * fit.rms
+    rng = np.random.default_rng(0)
+    from scipy import ndimage
+
+    lumpy = ndimage.gaussian_filter(rng.normal(size=(64, 64)), 4)
+    assert fit_rotating_disc(lumpy, mask).residual > 0.5 * np.std(lumpy[mask])
+    with pytest.raises(GalkinError, match="10 valid"):
+        fit_rotating_disc(vel, np.zeros((64, 64), bool))
+
+
+def test_decision_rule_is_a_logistic_boundary_at_equal_rates():
+    rng = np.random.default_rng(2)
+    n = 3000
+    kappa = rng.uniform(0, 1, n)
+    regular = kappa > 0.5
+    # two informative features (one reversed) and three noise ones
+    x = np.column_stack(
+        [
+            rng.normal(np.where(regular, 2.0, 1.0), 0.5),
+            rng.normal(0, 1, n),
+            rng.normal(np.where(regular, -1.5, -0.8), 0.3),
+            rng.normal(-1, 0.2, n),
+            rng.uniform(0, 1, n),
+        ]
+    )
+    rule = dec.fit_decision(x, kappa)
+    assert rule["features"] == list(dec.FEATURES)
+    coef = np.asarray(rule["coef"]) * 1.0
+    assert coef[0] > 0 and coef[2] < 0 and abs(coef[1]) < 0.2 * coef[0]
+    score = dec.decide(rule, x)
+    tpr, tnr = (score[regular] > 0).mean(), (score[~regular] <= 0).mean()
+    assert abs(tpr - tnr) < 0.01 and rule["rate"] == pytest.approx(0.5 * (tpr + tnr), abs=1e-3)
+    # better than either informative feature alone
+    alone = lat.equal_rate_boundary(x[:, 0], regular)[2]
+    assert rule["rate"] > alone + 0.02
+
+
+def test_shipped_classifier_offers_both_decisions(clf):
+    assert clf.default_method == "combined" and set(clf.rule["features"]) == set(dec.FEATURES)
+    g = random_galaxy("disc", n_particles=6000, seed=11)
+    vel = observe(g, inclination=60 * u.deg, position_angle=120 * u.deg)
+    both = galkin.classify([vel, vel], method="combined")
+    thesis = galkin.classify(vel, method="cae")
+    assert np.isfinite(both["disc_residual"]).all() and np.isnan(thesis.disc_residual)
+    assert thesis.cae_distance == pytest.approx(both["cae_distance"][0], rel=1e-6)
+    assert thesis.boundary_distance == pytest.approx(thesis.cae_distance)
+    with pytest.raises(GalkinError, match="method"):
+        galkin.classify(vel, method="eye")
+
+
+# --- real maps ------------------------------------------------------------------
+
+DEV_MAPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "alma_cae_dev"
+
+
+@pytest.mark.skipif(not DEV_MAPS.is_dir(), reason=f"development maps not found at {DEV_MAPS}")
+def test_development_maps_agree_with_astronomers_eyes():
+    """Ten real ALMA CO maps (16-400 px, 26-94% blank, outliers): at least 9 agree."""
+    with open(DEV_MAPS / "labels.csv") as f:
+        rows = list(csv.DictReader(f))
+    maps = [
+        np.squeeze(fits.getdata(DEV_MAPS / f"{r['name']}.fits")).astype(float) * u.km / u.s
+        for r in rows
+    ]
+    table = galkin.classify(maps)
+    eye = np.array([r["by_eye_label"] for r in rows])
+    assert len(table) == len(rows) and np.all(np.isfinite(table["boundary_distance"]))
+    assert np.sum(np.asarray(table["label"]) == eye) >= 9

@@ -1,10 +1,14 @@
 """Which galaxies are disturbed? :func:`classify` with the CAE of thesis Chapter 2.
 
 A moment-one map (from `~galkin.KinematicMaps`, a cube, or a bare velocity Quantity) is
-cropped, resampled and normalised by :func:`galkin.velocity_image.velocity_image`
-(the same function that made the training images), embedded by the CAE, and read
-off its folded latent space: beyond the boundary on the latent radius it is a
-regular rotator (``kappa > 0.5``), and the latent angle is its position angle.
+cleaned of outliers, cropped, resampled and normalised by
+:func:`galkin.velocity_image.velocity_image` (the same function that made the
+training images) and embedded by the CAE. The decision combines the folded
+latent space with how well a rotating disc fits the map
+(:func:`galkin.disc_fit.fit_rotating_disc`) and whether the two agree on the
+position angle (``method="combined"``, the default), or is the thesis's boundary
+on the latent radius alone (``method="cae"``): a regular rotator has
+``kappa > 0.5``. The latent angle is the position angle.
 
 The maps are assumed to have north up and east left (the standard orientation);
 the position angle is east of north to the receding side.
@@ -39,8 +43,13 @@ class Classification:
     latent : `numpy.ndarray`
         PCA-rotated latent coordinates ``(x, y, z)``.
     boundary_distance : float
-        Folded latent radius minus the boundary, positive on the regular side;
-        near 0 means an uncertain call.
+        Distance from the decision boundary, positive on the regular side; near
+        0 means an uncertain call.
+    cae_distance : float
+        Folded latent radius minus the thesis's boundary (positive: regular).
+    disc_residual : float
+        Rms residual of a rotating-disc fit to the normalised map (NaN with
+        ``method="cae"``).
     position_angle, position_angle_error : `~astropy.units.Quantity`
         East of north to the receding side, and its calibrated 1-sigma (which
         depends on the inclination when one is given). Meaningful for regular
@@ -51,6 +60,8 @@ class Classification:
     label: str
     latent: np.ndarray
     boundary_distance: float
+    cae_distance: float
+    disc_residual: float
     position_angle: u.Quantity
     position_angle_error: u.Quantity
 
@@ -87,29 +98,35 @@ def _velocity_map(data, index):
     )
 
 
-def classify(data, *, inclination=None, classifier=None):
+def classify(data, *, inclination=None, classifier=None, method=None):
     """Classify galaxies as regular rotators or disturbed, and estimate their PA.
 
     Parameters
     ----------
     data : `~galkin.KinematicMaps`, `~spectral_cube.SpectralCube`, `~astropy.units.Quantity` or list
         One galaxy, or a list of them. A bare Quantity is a 2-D moment-one map in
-        any velocity unit, with NaN blanks, about the systemic velocity (a residual
-        offset is removed). Any size; pixels must be square.
+        any velocity unit, with NaN blanks, about any systemic velocity (it is
+        subtracted), with or without outliers, the galaxy anywhere in the map.
+        Any size; pixels must be square.
     inclination : `~astropy.units.Quantity`, optional
         Inclination (scalar, or one per galaxy) used only to pick the calibrated
         PA uncertainty; without it the uncertainty over all inclinations is given.
     classifier : str or object, optional
         A registered classifier name (see `galkin.plugins.list_classifiers`), or
-        anything with ``predict(images)``, ``pa_error(inclination_deg)`` and
-        ``size``; default the shipped CAE (``"cae"``).
+        anything with ``predict(images, masks, *, method)``, ``pa_error(inclination_deg)``
+        and ``size``; default the shipped CAE (``"cae"``).
+    method : {"combined", "cae"}, optional
+        ``"combined"`` (default when the classifier carries a fitted rule): the
+        latent space, a rotating-disc fit and their PA agreement; ``"cae"``: the
+        thesis's boundary on the folded latent radius alone.
 
     Returns
     -------
     Classification or `~astropy.table.QTable`
         A `~galkin.classification.Classification` for one galaxy; a table with one row per galaxy
         (``name``, ``label``, ``regular``, ``latent_x/y/z``, ``boundary_distance``,
-        ``position_angle``, ``position_angle_error``) for a list.
+        ``cae_distance``, ``disc_residual``, ``position_angle``,
+        ``position_angle_error``) for a list.
     """
     from .velocity_image import velocity_image
 
@@ -121,12 +138,14 @@ def classify(data, *, inclination=None, classifier=None):
         classifier = DEFAULT_CLASSIFIER
     if isinstance(classifier, str):
         classifier = _registered_classifier(classifier)
-    names, images = [], []
+    names, images, masks = [], [], []
     for k, item in enumerate(items):
         name, vel, mask = _velocity_map(item, k)
         names.append(name)
-        images.append(velocity_image(vel, mask, size=classifier.size)[0])
-    out = classifier.predict(np.stack(images))
+        image, valid, _ = velocity_image(vel, mask, size=classifier.size)
+        images.append(image)
+        masks.append(valid)
+    out = classifier.predict(np.stack(images), np.stack(masks), method=method)
     incl = None
     if inclination is not None:
         incl = as_quantity(inclination, "inclination", "angle").to_value(u.deg)
@@ -142,6 +161,8 @@ def classify(data, *, inclination=None, classifier=None):
             "latent_y": out["latent"][:, 1],
             "latent_z": out["latent"][:, 2],
             "boundary_distance": out["boundary_distance"],
+            "cae_distance": out.get("cae_distance", out["boundary_distance"]),
+            "disc_residual": out.get("disc_residual", np.full(len(items), np.nan)),
             "position_angle": out["position_angle"] * u.deg,
             "position_angle_error": np.asarray(err, dtype=float) * u.deg,
         }
@@ -153,6 +174,8 @@ def classify(data, *, inclination=None, classifier=None):
         label=str(label[0]),
         latent=out["latent"][0],
         boundary_distance=float(out["boundary_distance"][0]),
+        cae_distance=float(out["cae_distance"][0]),
+        disc_residual=float(out["disc_residual"][0]),
         position_angle=table["position_angle"][0],
         position_angle_error=table["position_angle_error"][0],
     )

@@ -89,8 +89,11 @@ def galkin_register_classifiers():
     Returns
     -------
     list of type
-        Classes with a ``name``, ``size``, ``predict(images)`` and
-        ``pa_error(inclination_deg)``, as used by :func:`galkin.classify`.
+        Classes with a ``name``, ``size``, ``predict(images, masks, *, method)``
+        (``method`` may be None; returns a dict with ``latent``, ``regular``,
+        ``boundary_distance``, ``position_angle`` and optionally
+        ``cae_distance`` and ``disc_residual``) and ``pa_error(inclination_deg)``,
+        as used by :func:`galkin.classify`.
     """
 
 

@@ -256,6 +256,7 @@ def observe(
     size=64,
     scale=1 * u.kpc / u.arcsec,
     snr=None,
+    detection=5e-3,
     channel_width=10 * KM_S,
     seed=None,
 ):
@@ -276,6 +277,9 @@ def observe(
         Physical size per arcsec (kpc/arcsec), i.e. the distance.
     snr : float, optional
         Peak signal-to-noise of Eq. 2.2; None for a noiseless map.
+    detection : float, optional
+        Noiseless maps are blank where the beam-smoothed surface density is
+        below this fraction of its peak (a sensitivity limit).
     channel_width : `~astropy.units.Quantity`, optional
         Channel width of the cube built when ``snr`` is given.
     seed : int or `numpy.random.Generator`, optional
@@ -302,7 +306,7 @@ def observe(
         m0 = np.bincount(flat, mass[inside], size * size).reshape(size, size)
         m0v = np.bincount(flat, (mass * v_los)[inside], size * size).reshape(size, size)
         m0, m0v = ndimage.gaussian_filter(m0, sigma_px), ndimage.gaussian_filter(m0v, sigma_px)
-        detected = m0 > 5e-3 * m0.max()
+        detected = m0 > float(detection) * m0.max()
         return np.where(detected, m0v / np.where(detected, m0, 1.0), np.nan) * KM_S
     dv = as_value(channel_width, "channel_width", KM_S, scalar=True)
     half = np.abs(v_los).max() + 3 * dv

@@ -128,5 +128,10 @@ def latent_position_angle(rotated, offset_deg):
 
 
 def pa_sigma(predicted_deg, true_deg):
-    """1-sigma PA error: the 68.27th percentile of ``|predicted - true|`` (wrapped)."""
+    """1-sigma PA error: the 68.27th percentile of ``|predicted - true|`` (wrapped).
+
+    NaN when there is nothing to measure.
+    """
+    if np.size(true_deg) == 0:
+        return float("nan")
     return float(np.percentile(np.abs(_angle_residual(predicted_deg, true_deg)), 68.27))

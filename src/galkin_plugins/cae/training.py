@@ -1,7 +1,8 @@
 """The CAE training recipe (thesis §2.2.5) on simulated particle galaxies.
 
-:func:`make_views` observes galaxies from :func:`galkin.simulation.particles.random_galaxy`
-at random PA (0-360 deg) and inclination (5-85 deg); :func:`train` minimises the
+:func:`make_views` observes galaxies of the star-forming gas population
+(:mod:`galkin.simulation.gas.population`) as ALMA would, or of the first,
+simpler population (:func:`galkin.simulation.particles.random_galaxy`); :func:`train` minimises the
 masked MSE with Adam, halving the learning rate every ``halve_every`` epochs,
 drawing images with a weighted sampler (with replacement) that balances kappa
 bins of width 0.1; :func:`calibrate` fits the latent post-processing.
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 from astropy import units as u
 
+from galkin.simulation.gas.population import random_gas_galaxy, random_view
 from galkin.simulation.particles import observe, random_galaxy
 from galkin.velocity_image import velocity_image
 
@@ -25,51 +27,71 @@ __all__ = ["make_views", "kappa_weights", "train", "encode", "calibrate", "INCLI
 INCLINATION_BINS = (5.0, 25.0, 45.0, 65.0, 85.0)
 
 
-def make_views(n_galaxies, *, views=8, snr=None, noisy_fraction=1.0, size=64, seed=0):
+def _view(population, galaxy, rng, draw_noise):
+    """Keyword arguments of :func:`~galkin.simulation.particles.observe` for one view."""
+    if population == "gas":
+        return random_view(rng, galaxy, snr=draw_noise())
+    # the first population's views, drawn in the order its shipped sets were made
+    pa, inc = rng.uniform(0, 360), rng.uniform(5, 85)
+    noise = draw_noise()
+    scale = rng.uniform(0.5, 1.5) * u.kpc / u.arcsec
+    return {"inclination": inc * u.deg, "position_angle": pa * u.deg, "scale": scale, "snr": noise}
+
+
+def make_views(
+    n_galaxies, *, views=8, snr=None, noisy_fraction=1.0, size=64, seed=0, population="gas"
+):
     """Moment-one training/test images of simulated galaxies.
 
     Parameters
     ----------
     n_galaxies : int
     views : int, optional
-        Random (PA, inclination) views per galaxy.
+        Random views per galaxy.
     snr : float or tuple of float, optional
         S/N of Eq. 2.2, or a range drawn uniformly; None for noiseless.
     noisy_fraction : float, optional
         Fraction of views that get noise when ``snr`` is given.
     size : int, optional
     seed : int, optional
+    population : {"gas", "v1"}, optional
+        ``"gas"``: :func:`galkin.simulation.gas.population.random_gas_galaxy` seen
+        under :func:`~galkin.simulation.gas.population.random_view` (beams,
+        resolution, detection thresholds of real CO maps); ``"v1"``: the first
+        population, :func:`galkin.simulation.particles.random_galaxy` in a 64"
+        field with a 3" beam at random PA (0-360 deg) and inclination (5-85 deg).
 
     Returns
     -------
     dict of `numpy.ndarray`
         ``images`` (float32, N x size x size), ``masks`` (bool), ``kappa``,
         ``position_angle``, ``inclination`` (deg), ``galaxy`` (index), ``snr``
-        (NaN when noiseless) and ``kind`` (from ``GALAXY_KINDS``).
+        (NaN when noiseless) and ``kind``.
     """
+    if population not in ("gas", "v1"):
+        raise ValueError(f"population must be 'gas' or 'v1'; got {population!r}.")
     rng = np.random.default_rng(seed)
     out = {k: [] for k in ("images", "masks", "kappa", "position_angle", "inclination")}
     out.update(galaxy=[], snr=[], kind=[])
+
+    def draw_noise():
+        if snr is not None and rng.uniform() < noisy_fraction:
+            return float(rng.uniform(*snr)) if np.ndim(snr) else float(snr)
+        return None
+
+    new_galaxy = random_gas_galaxy if population == "gas" else random_galaxy
     for g in range(n_galaxies):
-        galaxy = random_galaxy(n_particles=int(rng.integers(2000, 8000)), seed=rng)
+        galaxy = new_galaxy(n_particles=int(rng.integers(2000, 8000)), seed=rng)
         kappa = galaxy.kappa
         for _ in range(views):
-            pa, inc = rng.uniform(0, 360), rng.uniform(5, 85)
-            noise = None
-            if snr is not None and rng.uniform() < noisy_fraction:
-                noise = float(rng.uniform(*snr)) if np.ndim(snr) else float(snr)
-            vel = observe(
-                galaxy,
-                inclination=inc * u.deg,
-                position_angle=pa * u.deg,
-                scale=rng.uniform(0.5, 1.5) * u.kpc / u.arcsec,
-                snr=noise,
-                seed=rng,
-            )
+            view = _view(population, galaxy, rng, draw_noise)
+            noise = view["snr"]
+            vel = observe(galaxy, seed=rng, **view)
             try:
                 image, mask, _ = velocity_image(vel.value, size=size)
             except ValueError:  # too few detected pixels: the survey would drop it too
                 continue
+            pa, inc = view["position_angle"].value, view["inclination"].value
             for key, value in zip(
                 out, (image, mask, kappa, pa, inc, g, noise or np.nan, galaxy.kind), strict=True
             ):

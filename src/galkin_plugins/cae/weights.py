@@ -4,8 +4,9 @@ The file is ``{"state_dict": ..., "metadata": ...}`` written by `torch.save` and
 read with ``torch.load(..., weights_only=True)`` (no pickled code). The metadata
 holds the architecture name, galkin version, training configuration, the
 latent calibration (PCA mean and matrix, boundary, PA offset and PA errors by
-inclination) and a SHA-256 checksum over the tensors and the metadata (the
-format of `galkin.weights`, shared with the blind SAE). Any mismatch raises
+inclination), the combined decision rule when one was fitted, and a SHA-256
+checksum over the tensors and the metadata (the format of `galkin.weights`,
+shared with the blind SAE). Any mismatch raises
 `~galkin.ModelWeightsError`.
 """
 
@@ -24,7 +25,7 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "cae.pt"
 RETRAIN = "python scripts/train_cae.py"
 
 
-def save_weights(model, path, *, calibration, training):
+def save_weights(model, path, *, calibration, training, decision=None):
     """Write ``model`` and its calibration to ``path`` (see `galkin.weights`).
 
     Parameters
@@ -35,6 +36,9 @@ def save_weights(model, path, *, calibration, training):
         JSON-serialisable latent calibration.
     training : dict
         JSON-serialisable training configuration.
+    decision : dict, optional
+        The combined decision rule of :func:`galkin_plugins.cae.decision.fit_decision`
+        (with how it was fitted).
     """
     metadata = {
         "architecture": ARCHITECTURE,
@@ -43,6 +47,8 @@ def save_weights(model, path, *, calibration, training):
         "calibration": calibration,
         "training": training,
     }
+    if decision is not None:
+        metadata["decision"] = decision
     weights.save_weights(model.state_dict(), metadata, path)
 
 
