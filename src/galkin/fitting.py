@@ -230,8 +230,18 @@ def fit_prepared(
     from .result import FitResult
 
     t0 = time.perf_counter()
+    from .proxy_fit import proxy_profiles, refine_from_proxy
+
     intensity_profile = get_profile(intensity, "intensity")()
     velocity_profile = get_profile(velocity, "velocity")()
+    # ring profiles are fitted by the refinement, started from a parametric proxy
+    fit_intensity, fit_velocity = proxy_profiles(intensity_profile, velocity_profile)
+    proxied = (fit_intensity, fit_velocity) != (intensity_profile, velocity_profile)
+    if proxied and not refine:
+        raise GalkinError(
+            f"intensity={intensity!r}, velocity={velocity!r}: ring profiles are fitted by the "
+            "refinement (the model only starts them); drop refine=False."
+        )
     model_cls = get_model(model)
     if mode not in model_cls.modes:
         raise GalkinError(
@@ -240,7 +250,7 @@ def fit_prepared(
     if mode == "combined" and not others:
         raise GalkinError("mode='combined' needs other galaxies: pass others=[...].")
     targets = list(targets)
-    kin_model = model_cls(intensity_profile, velocity_profile, device=device)
+    kin_model = model_cls(fit_intensity, fit_velocity, device=device)
     model_options = {k: v for k, v in dict(start=start, weights=weights).items() if v is not None}
     outputs = kin_model.fit(
         targets,
@@ -255,21 +265,28 @@ def fit_prepared(
         from .parameters import ParameterSpace
         from .refine import refine_outputs
 
-        space = ParameterSpace(intensity_profile, velocity_profile)
+        space = ParameterSpace(fit_intensity, fit_velocity)
         outputs = refine_outputs(targets, outputs, space)
+    profiles = [(fit_intensity, fit_velocity)] * len(targets)
+    if proxied:
+        outputs, profiles = refine_from_proxy(
+            targets, outputs, space, intensity_profile, velocity_profile
+        )
     share = (time.perf_counter() - t0) / len(targets)
     runtimes = [0.0] * len(targets) if runtimes is None else runtimes
     return [
         FitResult(
             prepared=target,
             output=output,
-            intensity=intensity_profile,
-            velocity=velocity_profile,
+            intensity=ip,
+            velocity=vp,
             model=model,
             mode=mode,
             runtime=spent + share,
         )
-        for target, output, spent in zip(targets, outputs, runtimes, strict=True)
+        for target, output, spent, (ip, vp) in zip(
+            targets, outputs, runtimes, profiles, strict=True
+        )
     ]
 
 
