@@ -51,9 +51,10 @@ def ring_cube(seed, *, inclination=60.0, n_particles=600_000):
 
 
 def fit_rings(cube, **options):
+    options = {"velocity": "rings", "intensity": "rings"} | options
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", galkin.GalkinWarning)
-        return galkin.fit(cube, velocity="rings", intensity="rings", **options)
+        return galkin.fit(cube, **options)
 
 
 @pytest.fixture(scope="module")
@@ -261,3 +262,13 @@ def test_simulator_takes_any_curve_and_density_but_not_both_kinds():
     )
     truth = cube.meta["galkin_truth"]
     assert truth["v_max"] == 150 * KM_S and truth["curve_v_kms"] == [0.0, 100.0, 150.0]
+
+
+def test_profile_options_pass_as_an_instance():
+    cube = ring_cube(4, n_particles=200_000)
+    result = fit_rings(cube, velocity=RingsVelocityProfile(n_rings=6), intensity="exponential")
+    curve = result.rotation_curve()
+    assert len(curve) == 6 and curve.meta["fitted_rings"]
+    assert "r_scale" in result.to_table().colnames  # the parametric disc keeps its columns
+    with pytest.raises(GalkinError, match="velocity= needs velocity profile"):
+        galkin.fit(cube, velocity=RingsIntensityProfile())

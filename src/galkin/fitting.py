@@ -186,6 +186,19 @@ def prepare_maps(
     )
 
 
+def _profile(value, kind):
+    """A profile instance from a registered name, or the instance given."""
+    from .profiles import DecoderProfile
+
+    if isinstance(value, DecoderProfile):
+        if value.kind != kind:
+            raise GalkinError(
+                f"{kind}= needs {kind} profile; got the {value.kind} profile {value.name!r}."
+            )
+        return value
+    return get_profile(value, kind)()
+
+
 def fit_prepared(
     targets,
     *,
@@ -232,8 +245,8 @@ def fit_prepared(
     t0 = time.perf_counter()
     from .proxy_fit import proxy_profiles, refine_from_proxy
 
-    intensity_profile = get_profile(intensity, "intensity")()
-    velocity_profile = get_profile(velocity, "velocity")()
+    intensity_profile = _profile(intensity, "intensity")
+    velocity_profile = _profile(velocity, "velocity")
     # ring profiles are fitted by the refinement, started from a parametric proxy
     fit_intensity, fit_velocity = proxy_profiles(intensity_profile, velocity_profile)
     proxied = (fit_intensity, fit_velocity) != (intensity_profile, velocity_profile)
@@ -331,8 +344,10 @@ def fit(
         galaxy alone; ``"combined"`` trains on this galaxy plus ``others``.
     model : str, optional
         Registered kinematic model (see `galkin.list_models`).
-    intensity, velocity : str, optional
-        Registered profiles (see `galkin.list_profiles`).
+    intensity, velocity : str or `~galkin.profiles.DecoderProfile`, optional
+        Registered profiles (see `galkin.list_profiles`), or profile instances
+        with options, e.g. ``velocity=RingsVelocityProfile(spacing=20 * u.arcsec)``
+        (`galkin_plugins.profiles.rings`; see :ref:`rotation-curves`).
     beam : `radio_beam.Beam` or `~astropy.units.Quantity`, optional
         Supplies or overrides the restoring beam (FWHM Quantity = circular beam).
     beam_smearing : bool, optional
