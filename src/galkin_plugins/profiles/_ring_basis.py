@@ -9,7 +9,14 @@ derivative with respect to ``f_k`` is ``phi_k`` itself.
 import numpy as np
 import torch
 
-__all__ = ["hermite_basis", "linear_basis", "tangent_matrix", "second_derivative_matrix"]
+__all__ = [
+    "hermite_basis",
+    "hermite_values",
+    "linear_basis",
+    "linear_values",
+    "tangent_matrix",
+    "second_derivative_matrix",
+]
 
 
 def tangent_matrix(knots):
@@ -96,3 +103,52 @@ def linear_basis(radius, knots, taper):
     basis = (1 - u)[..., None] * eye[idx] + u[..., None] * eye[idx + 1]
     fade = (1.0 - (radius - knots[-1]) / taper).clamp(0.0, 1.0)
     return basis * torch.where(radius > knots[-1], fade, torch.ones_like(fade))[..., None]
+
+
+def _pick(values, idx, shape):
+    """``values[..., idx]`` with both broadcast to ``shape`` (no copy of ``values``)."""
+    full = values.expand(*shape, values.shape[-1])
+    return full.gather(-1, idx.expand(shape)[..., None])[..., 0]
+
+
+def hermite_values(radius, knots, tangents, values):
+    """The cubic Hermite curve through ``values`` at ``radius``, without the full basis.
+
+    The same curve as ``(hermite_basis(radius, knots, tangents) * values).sum(-1)``
+    at a cost independent of the number of knots (only the two knots around each
+    radius are read).
+
+    Parameters
+    ----------
+    radius : `torch.Tensor`
+    knots, tangents : `torch.Tensor`
+        As for :func:`hermite_basis`.
+    values : `torch.Tensor`
+        ``(..., K)``, the leading axes broadcastable against ``radius``.
+    """
+    r = torch.minimum(radius, knots[-1])
+    idx = _interval(r, knots)
+    shape = torch.broadcast_shapes(r.shape, values.shape[:-1])
+    slopes = values @ tangents.T.to(values.dtype)
+    lo, hi = knots[idx], knots[idx + 1]
+    h = hi - lo
+    u = (r - lo) / h
+    u2, u3 = u * u, u * u * u
+    return (
+        (2 * u3 - 3 * u2 + 1) * _pick(values, idx, shape)
+        + (-2 * u3 + 3 * u2) * _pick(values, idx + 1, shape)
+        + h * (u3 - 2 * u2 + u) * _pick(slopes, idx, shape)
+        + h * (u3 - u2) * _pick(slopes, idx + 1, shape)
+    )
+
+
+def linear_values(radius, knots, taper, values):
+    """``(linear_basis(radius, knots, taper) * values).sum(-1)``, reading two knots per radius."""
+    r = torch.minimum(radius, knots[-1])
+    idx = _interval(r, knots)
+    shape = torch.broadcast_shapes(r.shape, values.shape[:-1])
+    lo, hi = knots[idx], knots[idx + 1]
+    u = (r - lo) / (hi - lo)
+    out = (1 - u) * _pick(values, idx, shape) + u * _pick(values, idx + 1, shape)
+    fade = (1.0 - (radius - knots[-1]) / taper).clamp(0.0, 1.0)
+    return out * torch.where(radius > knots[-1], fade, torch.ones_like(fade))

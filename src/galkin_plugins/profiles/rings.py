@@ -45,7 +45,14 @@ import torch
 from galkin.exceptions import GalkinError
 from galkin.profiles import IntensityProfile, Parameter, VelocityProfile
 
-from ._ring_basis import hermite_basis, linear_basis, second_derivative_matrix, tangent_matrix
+from ._ring_basis import (
+    hermite_basis,
+    hermite_values,
+    linear_basis,
+    linear_values,
+    second_derivative_matrix,
+    tangent_matrix,
+)
 
 __all__ = [
     "RingsVelocityProfile",
@@ -193,7 +200,15 @@ class RingsVelocityProfile(_Rings, VelocityProfile):
         `torch.Tensor`
             In the units of the ring speeds.
         """
-        return (self._basis(radius) * self._stack(params)).sum(-1)
+        values = self._stack(params)
+        centre = torch.zeros_like(values[..., :1])  # V(0) = 0
+        knots = self.ring_radii(center=True)
+        return hermite_values(
+            radius,
+            self._tensor(knots, radius),
+            self._tensor(tangent_matrix(knots), radius),
+            torch.cat([centre, values], -1),
+        )
 
     def jacobian(self, radius, **params):
         """Derivatives with respect to each ring speed: the basis functions."""
@@ -261,7 +276,10 @@ class RingsIntensityProfile(_Rings, IntensityProfile):
     def evaluate(self, radius, **params):
         """Surface density at ``radius`` (field units), 1 at the largest ring value."""
         values = self._stack(params)
-        return (self._basis(radius) * values).sum(-1) / values.amax(-1)
+        knots = self.ring_radii(center=True)
+        taper = knots[-1] - knots[-2]
+        profile = linear_values(radius, self._tensor(knots, radius), taper, values)
+        return profile / values.amax(-1)
 
     def jacobian(self, radius, **params):
         """Derivatives with respect to each ring value (of the normalised profile)."""
