@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from astropy import units as u
+from astropy.table import QTable
 
 import galkin
 from galkin.decoder import DiscDecoder
@@ -272,3 +273,19 @@ def test_profile_options_pass_as_an_instance():
     assert "r_scale" in result.to_table().colnames  # the parametric disc keeps its columns
     with pytest.raises(GalkinError, match="velocity= needs velocity profile"):
         galkin.fit(cube, velocity=RingsIntensityProfile())
+
+
+def test_survey_table_of_ring_fits_needs_no_v_max():
+    """fit_many's table flags poor fits by the speed at the data's edge when there is no v_max."""
+    from galkin.survey_table import _flag_poor_fits
+
+    table = QTable(
+        {
+            "status": ["ok", "ok", "ok"],
+            "loss": [0.01, 0.01, 0.5],
+            "v_scale": [100.0, 100.0, 100.0] * KM_S,
+            "v_outer": [200.0, 200.0, 200.0] * KM_S,
+        }
+    )
+    _flag_poor_fits(table)
+    assert table["flag_poor_fit"].tolist() == [False, False, True]

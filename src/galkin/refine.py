@@ -24,7 +24,7 @@ general) do not drag the fit. The moment-0 amplitude and the
 systemic-velocity offset are solved in closed form (weighted least squares)
 for every model.
 
-The pixels' measured errors (`~galkin.KinematicMaps.moment1_err`, propagated
+The pixels' measured errors (``KinematicMaps.moment1_err``, propagated
 from the cube's noise) give the reduced chi-square that says whether the
 model describes the data to within their noise (`Refinement.chi2`), but they
 do not weight the fit: on simulated cubes, weighting by them biased V_max by up

@@ -12,7 +12,7 @@ The ring radii come from the data (:func:`galkin.ring_layout.ring_radii`):
 every half beam from the centre out to the radius the emission reaches along
 the major axis, at most 30 rings by default. An instance made with options
 (``spacing=``, ``n_rings=``, ``radii=``) keeps them, and
-:meth:`~RingsVelocityProfile.configure` lays the rings out for one galaxy.
+``RingsVelocityProfile.configure`` lays the rings out for one galaxy.
 An unconfigured instance has eight rings at 0.05-0.4 of the field.
 
 Between rings
@@ -29,7 +29,7 @@ Smoothness
 ----------
 A ring that the data cannot pin (inside the beam, in a hole) would otherwise
 wander; each profile adds to the fit the second differences of its ring
-values, each divided by a tolerance (:attr:`RingsVelocityProfile.smoothness`):
+values, each divided by a tolerance (the profile's ``smoothness``):
 ``V_{k-1} - 2 V_k + V_{k+1}`` (on even rings) may be of order the tolerance
 before it costs as much as one standard deviation of a measurement. The
 tolerance, 0.05 of the map's velocity scale (about ``V_max sin i``) at the
@@ -155,9 +155,9 @@ class RingsVelocityProfile(_Rings, VelocityProfile):
         Explicit ring radii (angles).
     smoothness : float, optional
         Tolerance of the second differences of the ring speeds, in units of the
-        map's velocity scale (default `VELOCITY_SMOOTHNESS`).
+        map's velocity scale (default `~galkin_plugins.profiles.rings.VELOCITY_SMOOTHNESS`).
     knots : sequence of float, optional
-        Ring radii in field units, as :meth:`configure` sets them.
+        Ring radii in field units, as ``configure`` sets them.
 
     Examples
     --------
@@ -217,7 +217,7 @@ class RingsVelocityProfile(_Rings, VelocityProfile):
         return basis.expand(*shape, basis.shape[-1])
 
     def regularization(self, **params):
-        """Second differences of the ring speeds (with V(0) = 0) over `smoothness`."""
+        """Second differences of the ring speeds (with V(0) = 0) over ``smoothness``."""
         return self._regularize(params, first=1)
 
     def from_proxy(self, proxy, values):
@@ -238,8 +238,9 @@ class RingsVelocityProfile(_Rings, VelocityProfile):
 class RingsIntensityProfile(_Rings, IntensityProfile):
     """Surface density at the centre and every ring, linear between (``intensity="rings"``).
 
-    Takes the same options as `RingsVelocityProfile` (``smoothness`` defaults to
-    `INTENSITY_SMOOTHNESS`, relative to the peak).
+    Takes the same options as `~galkin_plugins.profiles.RingsVelocityProfile`
+    (``smoothness`` defaults to `~galkin_plugins.profiles.rings.INTENSITY_SMOOTHNESS`,
+    relative to the peak).
 
     Examples
     --------
@@ -292,7 +293,7 @@ class RingsIntensityProfile(_Rings, IntensityProfile):
         return basis / peak[..., None] - top * (profile / peak**2)[..., None]
 
     def regularization(self, **params):
-        """Second differences over `smoothness`, and the largest value held at 1."""
+        """Second differences over ``smoothness``, and the largest value held at 1."""
         values = self._stack(params)
         pin = (values.amax(-1, keepdim=True) - 1.0) / SCALE_PIN
         return torch.cat([self._regularize(params, first=0), pin], -1)
