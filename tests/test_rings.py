@@ -289,3 +289,16 @@ def test_survey_table_of_ring_fits_needs_no_v_max():
     )
     _flag_poor_fits(table)
     assert table["flag_poor_fit"].tolist() == [False, False, True]
+
+
+@pytest.mark.slow
+def test_solo_mode_starts_the_rings_from_its_own_training():
+    """Solo: the SAE trains on the galaxy (with the proxies), then the rings are refined."""
+    result = fit_rings(ring_cube(1), mode="solo", seed=0)
+    assert result.mode == "solo" and result.velocity.name == "rings"
+    curve = result.rotation_curve()
+    r = curve["radius"].to_value(u.arcsec)
+    inside = (r > BEAM) & (r < 0.8 * 32)
+    v = curve["v_rot"].to_value(KM_S)
+    assert np.median(np.abs(v / true_speed(r) - 1)[inside]) < 0.03
+    assert abs(result.inclination - 60 * u.deg) < 2 * u.deg
