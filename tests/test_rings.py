@@ -59,8 +59,13 @@ def fit_rings(cube, **options):
 
 
 @pytest.fixture(scope="module")
-def ring_fit():
-    return fit_rings(ring_cube(1))
+def cube1():
+    return ring_cube(1)
+
+
+@pytest.fixture(scope="module")
+def ring_fit(cube1):
+    return fit_rings(cube1)
 
 
 # ---------------------------------------------------------------- layout & profiles
@@ -302,3 +307,34 @@ def test_solo_mode_starts_the_rings_from_its_own_training():
     v = curve["v_rot"].to_value(KM_S)
     assert np.median(np.abs(v / true_speed(r) - 1)[inside]) < 0.03
     assert abs(result.inclination - 60 * u.deg) < 2 * u.deg
+
+
+def test_position_velocity_diagram_follows_the_model(ring_fit, cube1, tmp_path):
+    import matplotlib.pyplot as plt
+
+    from galkin.pv import plot_pv, pv_slice
+
+    offset, velocity, slab = pv_slice(ring_fit, cube1, axis="major")
+    s, v = offset.to_value(u.arcsec), velocity.to_value(KM_S)
+    sin_i = np.sin(ring_fit.inclination.to_value(u.rad))
+    vsys = ring_fit.systemic_velocity.to_value(KM_S)
+    outer = (np.abs(s) > 8) & (np.abs(s) < 24)
+    column = slab[:, outer]
+    weights = np.where(column > 0.3 * column.max(0), column, 0.0)  # the line, not the noise
+    centroid = (weights * v[:, None]).sum(0) / weights.sum(0)
+    # the emission's velocity along the major axis is the truth's V sin i, on the
+    # receding side for positive offsets
+    expected = vsys + np.sign(s[outer]) * true_speed(np.abs(s[outer])) * np.sin(np.radians(60))
+    assert np.median(np.abs(centroid - expected)) < 10
+    model, _ = ring_fit.velocity_at(np.abs(s[outer]) * u.arcsec)
+    predicted = vsys + np.sign(s[outer]) * model.to_value(KM_S) * sin_i
+    assert np.median(np.abs(centroid - predicted)) < 10
+    # the minor axis of a disc in pure rotation sits at the systemic velocity
+    offset, velocity, slab = pv_slice(ring_fit, cube1, axis="minor")
+    weights = np.where(slab > 0.3 * slab.max(), slab, 0.0)
+    assert abs((weights * v[:, None]).sum() / weights.sum() - vsys) < 5
+    fig = plot_pv(ring_fit, cube1, tmp_path / "pv.png")
+    plt.close(fig)
+    assert (tmp_path / "pv.png").stat().st_size > 10_000
+    with pytest.raises(GalkinError, match="spatial shape"):
+        pv_slice(ring_fit, cube1[:, :32, :32])

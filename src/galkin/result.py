@@ -465,6 +465,19 @@ class FitResult:
 
         return plot_fit(self, path, **kwargs)
 
+    def plot_pv(self, cube, path=None, **kwargs):
+        """Position-velocity diagrams of ``cube`` along the fitted axes, model overplotted.
+
+        See :func:`galkin.pv.plot_pv`; ``cube`` is the cube that was fitted.
+
+        Returns
+        -------
+        `matplotlib.figure.Figure`
+        """
+        from .pv import plot_pv
+
+        return plot_pv(self, cube, path, **kwargs)
+
     def __repr__(self):
         parts = [
             f"{n}={self.value(n).value:.4g}±{self.error(n).value:.2g} {self.value(n).unit}"
