@@ -29,7 +29,7 @@ def _velocity_axis(cube):
     except Exception as exc:
         raise GalkinError(
             "the cube's spectral axis cannot be turned into velocities (no rest frequency?): "
-            "convert it first, e.g. cube.with_spectral_unit(u.km / u.s, "
+            "convert it first with spectral_cube.SpectralCube.with_spectral_unit(u.km / u.s, "
             "velocity_convention='radio', rest_value=230.538 * u.GHz)."
         ) from exc
 
