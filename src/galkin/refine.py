@@ -272,6 +272,11 @@ class _Batch:
         """Raw maps' exact derivatives ``(B, P, H, W)`` with respect to :meth:`exact`'s
         parameters, for parameter rows ``theta`` of every galaxy in order."""
         out0, out1 = [], []
+        dtype = theta.dtype
+        work = self.decoder._t.dtype  # the decoder's precision (analytic: no cancellation)
+        theta = theta.to(work)
+        origin, steps = self.origin.to(work), self.steps.to(work)
+        beams = None if self.beams is None else self.beams.to(work)
         for start in range(0, theta.shape[0], _CHUNK_EXACT):
             rows = theta[start : start + _CHUNK_EXACT]
             idx = torch.arange(start, start + rows.shape[0])
@@ -281,14 +286,14 @@ class _Batch:
             _, _, _, d0, d1 = self.decoder.derivatives(
                 params,
                 params["inclination"],
-                self.origin - shift,
-                self.steps.expand(rows.shape[0], 2, 2),
+                origin - shift,
+                steps.expand(rows.shape[0], 2, 2),
                 self.shape,
                 pa_offset=params["pa_offset"],
-                beams=None if self.beams is None else self.beams[idx],
+                beams=None if beams is None else beams[idx],
             )
-            out0.append(d0)
-            out1.append(d1)
+            out0.append(d0.to(dtype))
+            out1.append(d1.to(dtype))
         return torch.cat(out0), torch.cat(out1)
 
 
