@@ -1,7 +1,7 @@
-"""galkin (blind and solo) and 3D-Barolo on the real WSRT HI cube of NGC 2903.
+"""galkin (blind, solo and rings) and 3D-Barolo on the real WSRT HI cube of NGC 2903.
 
     python benchmarks/bench_ngc2903.py [--path .../NGC_2903.fits] [--no-barolo]
-        [--no-solo] [--galkin-option key=value] [--cache DIR]
+        [--no-solo] [--no-rings] [--galkin-option key=value] [--cache DIR]
 
 The cube (``shared/data/ngc2903/NGC_2903.fits``: WHISP/WSRT, 57" x 48" beam, 20"
 pixels, VELO-HEL axis in m/s, NCP projection) is read as a user would read it,
@@ -17,7 +17,9 @@ whose header it reads correctly. Printed beside:
   here), whose HI curve comes from the VLA THINGS data (de Blok et al. 2008).
 
 Curve agreement is the median of ``|V / V_SPARC - 1|`` from 70" to 520" (the range
-of issue 12's "Done when"), each fit's curve taken at SPARC's radii.
+of issue 12's "Done when"), each fit's curve taken at SPARC's radii. The ring
+fit (``velocity="rings", intensity="rings"``, started from the blind network's
+estimate) also prints its own rings beside SPARC's curve at the same radii.
 """
 
 import argparse
@@ -63,6 +65,17 @@ def curve_error(v, v_ref, radius):
     return float(100 * np.median(np.abs(np.asarray(v)[use] / v_ref[use] - 1)))
 
 
+def ring_table(path, options):
+    """The ring fit's `FitResult.rotation_curve` table (fitted again: it takes seconds)."""
+    import warnings
+
+    import galkin
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", galkin.GalkinWarning)
+        return galkin.fit(str(path), **options).rotation_curve()
+
+
 def barolo_header_copy(path, folder):
     """A copy of the cube without the GIPSY beam cards BMMAJ/BMMIN/BMPA, for 3D-Barolo.
 
@@ -89,6 +102,7 @@ def main(argv=None):
     parser.add_argument("--path", type=Path, default=DEFAULT_PATH)
     parser.add_argument("--no-barolo", action="store_true")
     parser.add_argument("--no-solo", action="store_true")
+    parser.add_argument("--no-rings", action="store_true")
     parser.add_argument("--galkin-option", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--cache", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -106,6 +120,12 @@ def main(argv=None):
     runs = {"galkin blind": run_galkin(args.path, truth, options)}
     if not args.no_solo:
         runs["galkin solo"] = run_galkin(args.path, truth, {"mode": "solo", "seed": 0} | options)
+    rings = None
+    if not args.no_rings:
+        ring_options = {"velocity": "rings", "intensity": "rings"} | options
+        runs["galkin rings"] = run_galkin(args.path, truth, ring_options)
+        if runs["galkin rings"].get("ok"):
+            rings = ring_table(args.path, ring_options)
     if not args.no_barolo:
         cache = (args.cache or default_cache_dir()) / "ngc2903"
         runs["3D-Barolo (file)"] = barolo_for(args.path, truth, cache_dir=cache)
@@ -138,6 +158,13 @@ def main(argv=None):
     for k, r in enumerate(radius):
         cells = [f"{runs[label]['curve_v'][k]:16.1f}" for label in labels]
         print(f"{r:10.0f} {v_sparc[k]:6.0f}+-{v_sparc_err[k]:<3.0f} " + " ".join(cells))
+    if rings is not None:
+        print("\ngalkin's rings (rotation_curve()), SPARC interpolated at each ring:")
+        sparc_at = np.interp(rings["radius"].value, radius, v_sparc, left=np.nan, right=np.nan)
+        print(f"{'R (arcsec)':>10s} {'V_rot':>7s} {'err':>5s} {'SPARC':>6s} {'dV/V':>6s}")
+        for row, ref in zip(rings, sparc_at, strict=True):
+            r, v, e = row["radius"].value, row["v_rot"].value, row["v_rot_err"].value
+            print(f"{r:10.0f} {v:7.1f} {e:5.1f} {ref:6.0f} {100 * (v / ref - 1):5.1f}%")
     if "3D-Barolo 3DFIT" in labels:  # the run on the corrected header
         rings = runs["3D-Barolo 3DFIT"]["rings"]
         print("\n3D-Barolo's rings (arcsec, km/s, deg):")

@@ -92,10 +92,20 @@ def test_beam_smearing_is_removed_from_the_dispersion_profile(result):
 def test_rotation_curve_and_plot(result, tmp_path):
     import matplotlib.pyplot as plt
 
-    v, dv = result.rotation_curve([2, 10, 20] * u.arcsec)
+    curve = result.rotation_curve([2, 10, 20] * u.arcsec)
+    v, dv = curve["v_rot"], curve["v_rot_err"]
     expect = 2 / np.pi * 180 * np.arctan(np.array([2, 10, 20]) / 4.0)
     np.testing.assert_allclose(v.to_value(u.km / u.s), expect, rtol=0.15)
     assert np.all(dv >= 0)
+    # by default at the rings laid out for the galaxy: every half beam to the data's edge
+    rings = result.rotation_curve()
+    assert not rings.meta["fitted_rings"] and rings.meta["velocity_profile"] == "arctan"
+    assert np.all(np.diff(rings["radius"]) > 0) and len(rings) >= 2
+    v_at, _ = result.velocity_at(rings["radius"])
+    np.testing.assert_allclose(rings["v_rot"].value, v_at.value)
+    assert rings["surface_density"].unit == result.prepared.maps.moment0.unit
+    # an exponential disc: the surface density falls outwards
+    assert np.all(np.diff(rings["surface_density"].value) < 0)
     path = tmp_path / "fit.png"
     fig = result.plot(path)
     plt.close(fig)

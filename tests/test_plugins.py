@@ -162,8 +162,15 @@ def test_list_profiles_by_kind():
     velocity = set(galkin.list_profiles("velocity"))
     assert {"exponential", "sersic", "truncated_gaussian"} <= intensity
     assert {"arctan", "courteau", "polyex"} <= velocity
-    assert intensity.isdisjoint(velocity)
+    assert intensity & velocity == {"rings"}  # one profile of each kind
     assert intensity | velocity == set(galkin.list_profiles())
+
+
+def test_shared_name_needs_its_kind():
+    with pytest.raises(PluginError, match="names both an intensity and a velocity profile"):
+        galkin.get_profile("rings")
+    assert galkin.get_profile("rings", "intensity").kind == "intensity"
+    assert galkin.get_profile("rings", kind="velocity").kind == "velocity"
 
 
 def test_unknown_plugin_kind():

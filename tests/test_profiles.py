@@ -11,8 +11,8 @@ from galkin.testing import BaseTestIntensityProfile, BaseTestVelocityProfile
 from galkin_plugins.profiles.sersic import sersic_b
 
 BUILTIN = {
-    "intensity": {"exponential", "sersic", "truncated_gaussian"},
-    "velocity": {"arctan", "courteau", "polyex"},
+    "intensity": {"exponential", "sersic", "truncated_gaussian", "rings"},
+    "velocity": {"arctan", "courteau", "polyex", "rings"},
 }
 
 
@@ -25,7 +25,7 @@ class TestIntensityContract(BaseTestIntensityProfile):
 
     @pytest.fixture(params=galkin.list_profiles("intensity"))
     def profile(self, request):
-        return galkin.get_profile(request.param)()
+        return galkin.get_profile(request.param, "intensity")()
 
 
 class TestVelocityContract(BaseTestVelocityProfile):
@@ -33,7 +33,7 @@ class TestVelocityContract(BaseTestVelocityProfile):
 
     @pytest.fixture(params=galkin.list_profiles("velocity"))
     def profile(self, request):
-        return galkin.get_profile(request.param)()
+        return galkin.get_profile(request.param, "velocity")()
 
 
 @pytest.mark.parametrize("kind", ["intensity", "velocity"])

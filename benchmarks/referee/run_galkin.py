@@ -70,7 +70,7 @@ def run_galkin(path, truth, options=None):
         centre galkin used, 0-based pixels), and the standard estimate fields of
         :mod:`.metrics`: ``inclination``, ``position_angle``,
         ``systemic_velocity``, ``v_max`` with ``_err``, and ``curve_v``,
-        ``curve_v_err`` (``result.rotation_curve`` at the truth's radii).
+        ``curve_v_err`` (``result.velocity_at`` the truth's radii).
     """
     from astropy import units as u
 
@@ -84,7 +84,7 @@ def run_galkin(path, truth, options=None):
             result = galkin.fit(str(path), **options)
             row = result.to_table()[0]
             radius = np.asarray(truth["radius_arcsec"], dtype=float)
-            v, v_err = result.rotation_curve(radius * u.arcsec) if radius.size else ([], [])
+            v, v_err = result.velocity_at(radius * u.arcsec) if radius.size else ([], [])
         except Exception as exc:  # a failure is a row, not a crash
             frame = traceback.extract_tb(exc.__traceback__)[-1]
             return {

@@ -84,14 +84,12 @@ class DiscDecoder(torch.nn.Module):
         )
         return x, y
 
-    def render(self, params, inclination, x, y, r_max, *, second=False):
-        """Unconvolved (M0, M0 * M1) at frame coordinates ``x, y`` (B, H, W).
+    def _line_of_sight(self, params, inclination, x, y, r_max):
+        """Quadrature nodes of every pixel's line of sight.
 
-        ``params`` maps each profile parameter name to a ``(B,)`` tensor; an
-        optional ``"scale_height"`` entry (``(B,)``, field units) overrides the
-        decoder's scale height per galaxy. With ``second=True`` the line-of-sight
-        integral of ``rho v^2`` (M0 times the second velocity moment) is returned
-        as a third map.
+        Returns the in-plane radius and ``x_d / R`` at each node, ``(B, H, W, K)``,
+        and each node's weight: the vertical density ``exp(-|z_d| / h) / (2 h)``
+        times the quadrature weight.
         """
         b = inclination.shape[0]
         h = params.get("scale_height", self.scale_height)
@@ -118,17 +116,63 @@ class DiscDecoder(torch.nn.Module):
         zd = -y[..., None] * si[..., None] + s * ci[..., None]
         xd = x[..., None].expand_as(yd)
         radius = torch.sqrt(xd**2 + yd**2 + 1e-12)
-        shape = (b,) + (1,) * (radius.ndim - 1)
+        h4 = h[..., None] if torch.is_tensor(h) else h
+        weight = torch.exp(-zd.abs() / h4) / (2.0 * h4) * ws
+        return radius, xd / radius, weight
+
+    def _profile_params(self, params, radius):
+        """Each profile's parameters reshaped to broadcast against ``radius``."""
+        shape = (radius.shape[0],) + (1,) * (radius.ndim - 1)
         ip = {k: params[k].reshape(shape) for k in self.intensity.parameter_names()}
         vp = {k: params[k].reshape(shape) for k in self.velocity.parameter_names()}
-        h4 = h[..., None] if torch.is_tensor(h) else h
-        rho = self.intensity.evaluate(radius, **ip) * torch.exp(-zd.abs() / h4) / (2.0 * h4)
-        vlos = self.velocity.evaluate(radius, **vp) * xd / radius
-        m0 = (rho * ws).sum(-1)
-        m0v = (rho * vlos * ws).sum(-1)
+        return ip, vp
+
+    def render(self, params, inclination, x, y, r_max, *, second=False):
+        """Unconvolved (M0, M0 * M1) at frame coordinates ``x, y`` (B, H, W).
+
+        ``params`` maps each profile parameter name to a ``(B,)`` tensor; an
+        optional ``"scale_height"`` entry (``(B,)``, field units) overrides the
+        decoder's scale height per galaxy. With ``second=True`` the line-of-sight
+        integral of ``rho v^2`` (M0 times the second velocity moment) is returned
+        as a third map.
+        """
+        radius, cosine, weight = self._line_of_sight(params, inclination, x, y, r_max)
+        ip, vp = self._profile_params(params, radius)
+        rho = self.intensity.evaluate(radius, **ip) * weight
+        vlos = self.velocity.evaluate(radius, **vp) * cosine
+        m0 = rho.sum(-1)
+        m0v = (rho * vlos).sum(-1)
         if second:
-            return m0, m0v, (rho * vlos**2 * ws).sum(-1)
+            return m0, m0v, (rho * vlos**2).sum(-1)
         return m0, m0v
+
+    def _render_derivatives(self, params, inclination, x, y, r_max):
+        """Unconvolved M0, M0 M1 and their derivatives with respect to the profile
+        parameters whose profiles give a `~galkin.profiles.DecoderProfile.jacobian`.
+
+        Returns ``names`` and the maps ``(B, 2 + 2 P, H, W)``: M0, M0 M1, then
+        dM0 and d(M0 M1) for each of the ``P`` parameters in ``names``.
+        """
+        radius, cosine, weight = self._line_of_sight(params, inclination, x, y, r_max)
+        ip, vp = self._profile_params(params, radius)
+        sigma = self.intensity.evaluate(radius, **ip)
+        speed = self.velocity.evaluate(radius, **vp) * cosine
+        maps = [(sigma * weight).sum(-1), (sigma * speed * weight).sum(-1)]
+        names, d0, d1 = [], [], []
+        jac = self.intensity.jacobian(radius, **ip)
+        if jac is not None:
+            names += list(self.intensity.parameter_names())
+            d0.append(torch.einsum("bhwkp,bhwk->bphw", jac, weight))
+            d1.append(torch.einsum("bhwkp,bhwk->bphw", jac, speed * weight))
+        jac = self.velocity.jacobian(radius, **vp)
+        if jac is not None:
+            names += list(self.velocity.parameter_names())
+            d1.append(torch.einsum("bhwkp,bhwk->bphw", jac, sigma * cosine * weight))
+            d0.append(torch.zeros_like(d1[-1]))
+        if not names:
+            return names, torch.stack(maps, 1)
+        d0, d1 = torch.cat(d0, 1), torch.cat(d1, 1)
+        return names, torch.cat([torch.stack(maps, 1), d0, d1], 1)
 
     def forward(
         self,
@@ -199,3 +243,45 @@ class DiscDecoder(torch.nn.Module):
         safe = torch.where(bright, m0, torch.ones_like(m0))
         variance = maps[2] / safe - (maps[1] / safe) ** 2
         return m0, m1, torch.sqrt(torch.where(bright, variance, 0.0).clamp_min(0.0))
+
+    def derivatives(self, params, inclination, origin, steps, shape, *, pa_offset=None, beams=None):
+        """Model maps and their exact derivatives with respect to profile parameters.
+
+        Only the parameters of profiles that provide
+        `~galkin.profiles.DecoderProfile.jacobian` are differentiated (both maps
+        are integrals of the profiles, so one pass gives every derivative); the
+        arguments are those of :meth:`forward`.
+
+        Returns
+        -------
+        names : list of str
+            The differentiated parameters (empty when neither profile gives a
+            Jacobian).
+        moment0, moment1 : `torch.Tensor`
+            ``(B, H, W)``, as :meth:`forward` returns them.
+        d_moment0, d_moment1 : `torch.Tensor`
+            ``(B, P, H, W)``: derivatives of the two maps with respect to ``names``.
+        """
+        kernels = None
+        pad = 0
+        if beams is not None:
+            kernels = beam_kernels(beams, steps, dtype=origin.dtype, device=origin.device)
+            pad = kernels.shape[-1] // 2
+        x, y = self._grid(origin, steps, shape, pad)
+        if pa_offset is not None:
+            c = torch.cos(pa_offset)[:, None, None]
+            s = torch.sin(pa_offset)[:, None, None]
+            x, y = x * c + y * s, -x * s + y * c
+        corners = origin.abs().sum(-1) + steps.abs().sum((-2, -1)) * (max(shape) + pad)
+        r_max = (corners.max() * 1.5).detach()
+        names, maps = self._render_derivatives(params, inclination, x, y, r_max)
+        if kernels is not None:
+            maps = convolve(maps, kernels)[:, :, pad : -pad or None, pad : -pad or None]
+        p = len(names)
+        m0, m0v = maps[:, 0], maps[:, 1]
+        tiny = 1e-6 * m0.flatten(1).amax(1)[:, None, None] + 1e-30
+        denominator = m0 + tiny
+        m1 = m0v / denominator
+        d0 = maps[:, 2 : 2 + p]
+        d1 = (maps[:, 2 + p :] - m1[:, None] * d0) / denominator[:, None]
+        return names, m0, m1, d0, d1

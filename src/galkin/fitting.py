@@ -186,6 +186,19 @@ def prepare_maps(
     )
 
 
+def _profile(value, kind):
+    """A profile instance from a registered name, or the instance given."""
+    from .profiles import DecoderProfile
+
+    if isinstance(value, DecoderProfile):
+        if value.kind != kind:
+            raise GalkinError(
+                f"{kind}= needs {kind} profile; got the {value.kind} profile {value.name!r}."
+            )
+        return value
+    return get_profile(value, kind)()
+
+
 def fit_prepared(
     targets,
     *,
@@ -230,8 +243,18 @@ def fit_prepared(
     from .result import FitResult
 
     t0 = time.perf_counter()
-    intensity_profile = get_profile(intensity, "intensity")()
-    velocity_profile = get_profile(velocity, "velocity")()
+    from .proxy_fit import proxy_profiles, refine_from_proxy
+
+    intensity_profile = _profile(intensity, "intensity")
+    velocity_profile = _profile(velocity, "velocity")
+    # ring profiles are fitted by the refinement, started from a parametric proxy
+    fit_intensity, fit_velocity = proxy_profiles(intensity_profile, velocity_profile)
+    proxied = (fit_intensity, fit_velocity) != (intensity_profile, velocity_profile)
+    if proxied and not refine:
+        raise GalkinError(
+            f"intensity={intensity!r}, velocity={velocity!r}: ring profiles are fitted by the "
+            "refinement (the model only starts them); drop refine=False."
+        )
     model_cls = get_model(model)
     if mode not in model_cls.modes:
         raise GalkinError(
@@ -240,7 +263,7 @@ def fit_prepared(
     if mode == "combined" and not others:
         raise GalkinError("mode='combined' needs other galaxies: pass others=[...].")
     targets = list(targets)
-    kin_model = model_cls(intensity_profile, velocity_profile, device=device)
+    kin_model = model_cls(fit_intensity, fit_velocity, device=device)
     model_options = {k: v for k, v in dict(start=start, weights=weights).items() if v is not None}
     outputs = kin_model.fit(
         targets,
@@ -255,21 +278,28 @@ def fit_prepared(
         from .parameters import ParameterSpace
         from .refine import refine_outputs
 
-        space = ParameterSpace(intensity_profile, velocity_profile)
+        space = ParameterSpace(fit_intensity, fit_velocity)
         outputs = refine_outputs(targets, outputs, space)
+    profiles = [(fit_intensity, fit_velocity)] * len(targets)
+    if proxied:
+        outputs, profiles = refine_from_proxy(
+            targets, outputs, space, intensity_profile, velocity_profile
+        )
     share = (time.perf_counter() - t0) / len(targets)
     runtimes = [0.0] * len(targets) if runtimes is None else runtimes
     return [
         FitResult(
             prepared=target,
             output=output,
-            intensity=intensity_profile,
-            velocity=velocity_profile,
+            intensity=ip,
+            velocity=vp,
             model=model,
             mode=mode,
             runtime=spent + share,
         )
-        for target, output, spent in zip(targets, outputs, runtimes, strict=True)
+        for target, output, spent, (ip, vp) in zip(
+            targets, outputs, runtimes, profiles, strict=True
+        )
     ]
 
 
@@ -314,8 +344,10 @@ def fit(
         galaxy alone; ``"combined"`` trains on this galaxy plus ``others``.
     model : str, optional
         Registered kinematic model (see `galkin.list_models`).
-    intensity, velocity : str, optional
-        Registered profiles (see `galkin.list_profiles`).
+    intensity, velocity : str or `~galkin.profiles.DecoderProfile`, optional
+        Registered profiles (see `galkin.list_profiles`), or profile instances
+        with options, e.g. ``velocity=RingsVelocityProfile(spacing=20 * u.arcsec)``
+        (`galkin_plugins.profiles.rings`; see :ref:`rotation-curves`).
     beam : `radio_beam.Beam` or `~astropy.units.Quantity`, optional
         Supplies or overrides the restoring beam (FWHM Quantity = circular beam).
     beam_smearing : bool, optional

@@ -36,6 +36,12 @@ class ParameterSpace:
         Outputs of the moment-0 encoder: ``inclination`` then the intensity parameters.
     moment1_names : tuple of str
         Outputs of the moment-1 encoder: the velocity parameters then ``pa_offset``.
+    amplitude : str or None
+        The velocity profile's amplitude (moment 1 is linear in it), or None when
+        its speeds are several (one per ring).
+    physical_lower : frozenset of str
+        Parameters whose lower bound is a physical limit (see
+        `~galkin.profiles.Parameter`): ending there is not flagged.
     """
 
     def __init__(self, intensity, velocity):
@@ -54,11 +60,37 @@ class ParameterSpace:
         self.kinds = {p.name: p.kind for p in intensity.parameters + velocity.parameters}
         self.kinds.update(inclination="angle", pa_offset="angle")
         self.amplitude = velocity.amplitude()
+        self.physical_lower = frozenset(
+            p.name for p in intensity.parameters + velocity.parameters if p.lower_is_physical
+        )
 
     @property
     def names(self):
         """Every parameter, moment-0 encoder outputs first."""
         return self.moment0_names + self.moment1_names
+
+    def regularization(self, params):
+        """Both profiles' extra residuals (`~galkin.profiles.DecoderProfile.regularization`).
+
+        Parameters
+        ----------
+        params : dict of str to `torch.Tensor`
+            ``(B,)`` per parameter, decoder units.
+
+        Returns
+        -------
+        `torch.Tensor` or None
+            ``(B, M)``, or None when neither profile regularises.
+        """
+        import torch
+
+        parts = []
+        for profile in (self.intensity, self.velocity):
+            own = {n: params[n] for n in profile.parameter_names()}
+            extra = profile.regularization(**own)
+            if extra is not None:
+                parts.append(extra)
+        return torch.cat(parts, -1) if parts else None
 
     def from_unit(self, names, z):
         """Map ``z[..., k]`` in [-1, 1] onto the bounds of ``names[k]``; returns a dict."""

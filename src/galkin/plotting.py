@@ -60,9 +60,20 @@ def plot_fit(result, path=None, *, figsize=(11, 10)):
     inc = result.value("inclination")
     ax = axes[2, 0]
     r_plot = np.linspace(0, sc.field / 2, 100) * u.arcsec
-    v_mean, v_std = result.rotation_curve(r_plot)
+    v_mean, v_std = result.velocity_at(r_plot)
     ax.fill_between(r_plot.value, (v_mean - v_std).value, (v_mean + v_std).value, alpha=0.3)
-    ax.plot(r_plot.value, v_mean.to_value(KM_S), label="model V(R)")
+    ax.plot(r_plot.value, v_mean.to_value(KM_S), label=f"model V(R) ({result.velocity.name})")
+    if getattr(result.velocity, "tabulated", False):
+        rings = result.rotation_curve()
+        ax.errorbar(
+            rings["radius"].to_value(u.arcsec),
+            rings["v_rot"].to_value(KM_S),
+            rings["v_rot_err"].to_value(KM_S),
+            fmt="o",
+            ms=3,
+            color="C0",
+            label="rings",
+        )
     good = mask[row]
     dv = (d1[row] - result.value("systemic_velocity").to_value(KM_S)) / np.sin(inc)
     ax.plot(

@@ -104,6 +104,10 @@ def reset_plugin_manager():
 def registry(kind):
     """Return ``{name: class}`` for one kind of plugin.
 
+    Profiles are registered per kind (an intensity and a velocity profile may
+    share a name, as ``"rings"`` does), so the profile registry's keys are
+    ``(kind, name)`` tuples, e.g. ``("velocity", "arctan")``.
+
     Parameters
     ----------
     kind : {"profile", "model", "survey", "postprocessor", "pa_estimator", "classifier"}
@@ -126,15 +130,17 @@ def registry(kind):
                     f"{cls.__module__}.{cls.__qualname__} is registered as a galkin {kind} "
                     "but has no string attribute 'name'."
                 )
-            if name in found and found[name] is not cls:
-                other = found[name]
+            key = (getattr(cls, "kind", None), name) if kind == "profile" else name
+            if key in found and found[key] is not cls:
+                other = found[key]
+                label = f"{key[0]} {kind}" if kind == "profile" else kind
                 raise PluginError(
-                    f"Two galkin {kind} plugins are both named {name!r}: "
+                    f"Two galkin {label} plugins are both named {name!r}: "
                     f"{other.__module__}.{other.__qualname__} and "
                     f"{cls.__module__}.{cls.__qualname__}. Uninstall one or rename it."
                 )
-            found[name] = cls
-    return dict(sorted(found.items()))
+            found[key] = cls
+    return dict(sorted(found.items(), key=lambda item: str(item[0])))
 
 
 def _get(kind, name, label):
@@ -154,17 +160,31 @@ def get_profile(name, kind=None):
     ----------
     name : str
     kind : {"intensity", "velocity"}, optional
-        Also check the profile is of this kind.
+        The kind of profile wanted; needed when an intensity and a velocity
+        profile share ``name`` (as ``"rings"``), otherwise also a check.
     """
-    cls = _get("profile", name, "decoder profile")
-    if kind is not None and cls.kind != kind:
+    reg = registry("profile")
+    matches = {k: cls for (k, n), cls in reg.items() if n == name}
+    if not matches:
+        names = ", ".join(list_profiles()) or "(none)"
+        raise PluginError(f"No decoder profile named {name!r}. Available: {names}.")
+    if kind is None:
+        if len(matches) > 1:
+            raise PluginError(
+                f"{name!r} names both an intensity and a velocity profile; pass "
+                f"kind='intensity' or kind='velocity', e.g. galkin.get_profile({name!r}, "
+                "kind='velocity')."
+            )
+        return next(iter(matches.values()))
+    if kind not in matches:
+        other = next(iter(matches))
         article = "an" if kind[0] in "aeiou" else "a"
         names = ", ".join(list_profiles(kind))
         raise PluginError(
-            f"Profile {name!r} is a {cls.kind} profile, not {article} {kind} profile. "
+            f"Profile {name!r} is a {other} profile, not {article} {kind} profile. "
             f"Available {kind} profiles: {names}."
         )
-    return cls
+    return matches[kind]
 
 
 def list_profiles(kind=None):
@@ -176,7 +196,8 @@ def list_profiles(kind=None):
     >>> "arctan" in galkin.list_profiles("velocity")
     True
     """
-    return [n for n, c in registry("profile").items() if kind is None or c.kind == kind]
+    names = {n for (k, n) in registry("profile") if kind is None or k == kind}
+    return sorted(names)
 
 
 def list_models():

@@ -18,12 +18,33 @@ curve is linear in its amplitude, which lets the encoder learn what the
 moment-one map shows directly.  Parameters of kind ``"dimensionless"`` (shape
 exponents) are used as they are.
 
+Profiles configured per galaxy
+------------------------------
+Most profiles are the same function for every galaxy. Some are not: a
+``rings`` profile has one free value per ring, at radii that depend on the
+galaxy's beam and extent. :meth:`DecoderProfile.configure` returns the profile
+to use for one galaxy's prepared maps (the default: the profile itself);
+``parameters`` may then be an *instance* attribute, and the methods that
+describe the parameters (:meth:`~DecoderProfile.parameter_names`,
+:meth:`~DecoderProfile.bounds`, ...) read the instance's when called on one.
+Profiles compare equal when they are of one class with equal attributes, so
+galaxies whose profiles are configured alike are fitted together.
+
+A profile with many free values cannot be estimated directly by a network
+trained on parametric discs; it names a parametric ``proxy`` whose estimate
+starts its fit (:meth:`~DecoderProfile.from_proxy`), may add a smoothness
+``regularization`` to the fit, and may give exact derivatives
+(:meth:`~DecoderProfile.jacobian`) that spare the refinement one decoder pass
+per parameter.
+
 Third-party packages register new profiles through the
 :func:`~galkin.hookspecs.galkin_register_profiles` hook and prove them with the
 contract tests in :mod:`galkin.testing`.
 """
 
 import abc
+import functools
+import types
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -55,12 +76,17 @@ class Parameter:
         encoders' bounded outputs are mapped linearly onto it.
     description : str
         One line for tables and docs.
+    lower_is_physical : bool
+        The lower bound is a physical limit, not the edge of a search range (a
+        surface density of zero in a hole): a fit that ends there is an answer,
+        and is not flagged ``at_bound``.
     """
 
     name: str
     kind: str
     bounds: tuple
     description: str = ""
+    lower_is_physical: bool = False
 
     def __post_init__(self):
         if self.kind not in _KIND_UNITS:
@@ -82,35 +108,144 @@ class Parameter:
         return _KIND_UNITS[self.kind]
 
 
+class _either_method:
+    """A method bound to the instance when called on one, and to the class otherwise.
+
+    Lets ``parameter_names()`` and friends read an instance's own ``parameters``
+    (a profile configured for one galaxy) while still working on the class.
+    """
+
+    def __init__(self, func):
+        self.__func__ = func
+        functools.update_wrapper(self, func)
+
+    def __get__(self, obj, cls=None):
+        return types.MethodType(self.__func__, cls if obj is None else obj)
+
+
 class DecoderProfile(abc.ABC):
     """Base class of every decoder profile.
 
-    Subclasses set the class attributes ``name`` (unique registry name),
-    ``parameters`` (a tuple of :class:`Parameter`) and implement
-    :meth:`evaluate` with differentiable torch operations only.
+    Subclasses set the class attributes ``name`` (unique registry name among
+    profiles of its kind), ``parameters`` (a tuple of :class:`Parameter`) and
+    implement :meth:`evaluate` with differentiable torch operations only.
+    Optional hooks: :meth:`configure`, :meth:`from_proxy` with ``proxy``,
+    :meth:`regularization` and :meth:`jacobian`.
     """
 
     #: Registry name, e.g. ``"exponential"``.
     name: ClassVar[str]
-    #: The free parameters, in the order the encoder outputs them.
+    #: The free parameters, in the order the encoder outputs them (a configured
+    #: instance may hold its own).
     parameters: ClassVar[tuple]
     #: ``"intensity"`` or ``"velocity"``; set by the two intermediate classes.
     kind: ClassVar[str]
+    #: Name of a registered parametric profile of the same kind whose estimate
+    #: starts this profile's fit (see :meth:`from_proxy`); None when a model
+    #: estimates the profile's parameters directly.
+    proxy: ClassVar[str | None] = None
+    #: True when the parameters are the profile's values at ring radii: they are
+    #: reported ring by ring (``FitResult.rotation_curve``), not as columns.
+    tabulated: ClassVar[bool] = False
 
-    @classmethod
+    @_either_method
     def parameter_names(cls):
         """Names of the free parameters, in order."""
         return tuple(p.name for p in cls.parameters)
 
-    @classmethod
+    @_either_method
     def parameter_units(cls):
         """Mapping of parameter name to the `~astropy.units.Unit` it is reported in."""
         return {p.name: p.unit for p in cls.parameters}
 
-    @classmethod
+    @_either_method
     def bounds(cls):
         """Mapping of parameter name to its ``(low, high)`` bounds in decoder units."""
         return {p.name: p.bounds for p in cls.parameters}
+
+    def configure(self, prepared):
+        """The profile to fit one galaxy with.
+
+        Parameters
+        ----------
+        prepared : `~galkin.preprocess.PreparedMaps`
+            The galaxy's network maps and scales (beam, field of view).
+
+        Returns
+        -------
+        DecoderProfile
+            This profile (the default), or one set up for this galaxy -- e.g. ring
+            radii from its beam and extent.
+        """
+        return self
+
+    def from_proxy(self, proxy, values):
+        """Starting values of this profile's parameters from a fitted ``proxy`` profile.
+
+        Only profiles that set ``proxy`` implement it.
+
+        Parameters
+        ----------
+        proxy : DecoderProfile
+            An instance of the registered profile named by ``proxy``.
+        values : dict of str to `numpy.ndarray`
+            ``(T,)`` samples of each of the proxy's parameters (decoder units).
+
+        Returns
+        -------
+        dict of str to `numpy.ndarray`
+            ``(T,)`` samples of each of this profile's parameters.
+        """
+        raise NotImplementedError(f"profile {self.name!r} has no proxy to start from.")
+
+    def regularization(self, **params):
+        """Extra residuals that keep poorly constrained parameters well behaved.
+
+        The refinement adds their squares to its objective (a prior), so each
+        should be a deviation divided by the tolerance allowed for it.
+
+        Parameters
+        ----------
+        **params : `torch.Tensor`
+            ``(B,)`` per parameter, decoder units.
+
+        Returns
+        -------
+        `torch.Tensor` or None
+            ``(B, M)`` residuals, differentiable; None (the default) for none.
+        """
+        return None
+
+    def jacobian(self, radius, **params):
+        """Derivatives of :meth:`evaluate` with respect to every parameter.
+
+        Optional: a profile that provides them lets the refinement take its
+        Jacobian from one decoder pass instead of one pass per parameter.
+
+        Parameters
+        ----------
+        radius : `torch.Tensor`
+            As for :meth:`evaluate`.
+        **params : `torch.Tensor`
+            As for :meth:`evaluate`.
+
+        Returns
+        -------
+        `torch.Tensor` or None
+            Shape of the evaluated profile plus a last axis, one entry per
+            parameter in ``parameter_names()`` order; None (the default) when the
+            profile gives no derivatives.
+        """
+        return None
+
+    def _state(self):
+        return tuple(sorted(vars(self).items()))
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self._state() == other._state()
+
+    def __hash__(self):
+        return hash((type(self), self._state()))
 
     @abc.abstractmethod
     def evaluate(self, radius, **params):
@@ -144,19 +279,30 @@ class IntensityProfile(DecoderProfile):
 class VelocityProfile(DecoderProfile):
     """Circular-velocity profile V(R).
 
-    Exactly one parameter has kind ``"velocity"``: the amplitude, in which the
-    profile must be linear (``V(R; a * amp) = a * V(R; amp)``).
+    The parameters of kind ``"velocity"`` are speeds (projected, ``V sin i``);
+    the profile must be linear in them jointly: ``V(R; a v) = a V(R; v)``. A
+    parametric curve has exactly one, its amplitude; a ring profile has one
+    per ring.
     """
 
     kind = "velocity"
 
-    @classmethod
-    def amplitude(cls):
-        """Name of the amplitude parameter (the one of kind ``"velocity"``)."""
-        names = [p.name for p in cls.parameters if p.kind == "velocity"]
-        if len(names) != 1:
+    @_either_method
+    def velocity_parameters(cls):
+        """Names of the parameters of kind ``"velocity"`` (the speeds)."""
+        names = tuple(p.name for p in cls.parameters if p.kind == "velocity")
+        if not names:
             raise TypeError(
-                f"Velocity profile {cls.__name__} must have exactly one parameter of kind "
-                f"'velocity' (its amplitude); it has {names}."
+                f"Velocity profile {cls.name!r} must have at least one parameter of kind "
+                "'velocity' (its amplitude, or its speed at each ring)."
             )
-        return names[0]
+        return names
+
+    @_either_method
+    def amplitude(cls):
+        """Name of the amplitude, the single parameter of kind ``"velocity"``.
+
+        None when the profile has several (one speed per ring).
+        """
+        names = cls.velocity_parameters()
+        return names[0] if len(names) == 1 else None

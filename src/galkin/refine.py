@@ -64,6 +64,7 @@ import torch
 
 from .decoder import DiscDecoder
 from .loss import LOG_FLOOR, _log_amplitude
+from .profiles import DecoderProfile
 
 __all__ = [
     "Refinement",
@@ -117,6 +118,9 @@ _CHUNK = 48
 #: Precision of the decoder passes (the residuals, normal equations and
 #: covariances are double precision).
 _RENDER_DTYPE = torch.float32
+#: Galaxies whose exact derivatives are rendered at once (each holds one map
+#: per parameter and line-of-sight node).
+_CHUNK_EXACT = 4
 #: Trial steps per iteration, each with five times the damping of the last.
 _ATTEMPTS = 6
 #: A galaxy has converged when a step moves every parameter by less than this
@@ -276,6 +280,42 @@ class _Batch:
             out1.append(m1.to(dtype))
         return torch.cat(out0), torch.cat(out1)
 
+    def exact(self):
+        """Names of the parameters whose derivatives the decoder gives exactly."""
+        names = []
+        for profile in (self.decoder.intensity, self.decoder.velocity):
+            if type(profile).jacobian is not DecoderProfile.jacobian:
+                names += list(profile.parameter_names())
+        return names
+
+    def derivatives(self, theta):
+        """Raw maps' exact derivatives ``(B, P, H, W)`` with respect to :meth:`exact`'s
+        parameters, for parameter rows ``theta`` of every galaxy in order."""
+        out0, out1 = [], []
+        dtype = theta.dtype
+        work = self.decoder._t.dtype  # the decoder's precision (analytic: no cancellation)
+        theta = theta.to(work)
+        origin, steps = self.origin.to(work), self.steps.to(work)
+        beams = None if self.beams is None else self.beams.to(work)
+        for start in range(0, theta.shape[0], _CHUNK_EXACT):
+            rows = theta[start : start + _CHUNK_EXACT]
+            idx = torch.arange(start, start + rows.shape[0])
+            params = {n: rows[:, k] for k, n in enumerate(self.names)}
+            params["scale_height"] = torch.exp(params[HEIGHT_NAME])
+            shift = torch.stack([params["x0"], params["y0"]], -1)
+            _, _, _, d0, d1 = self.decoder.derivatives(
+                params,
+                params["inclination"],
+                origin - shift,
+                steps.expand(rows.shape[0], 2, 2),
+                self.shape,
+                pa_offset=params["pa_offset"],
+                beams=None if beams is None else beams[idx],
+            )
+            out0.append(d0.to(dtype))
+            out1.append(d1.to(dtype))
+        return torch.cat(out0), torch.cat(out1)
+
 
 def _solve_nuisance(batch, model0, model1, w0, w1, galaxy):
     """Residual maps with the closed-form (weighted) amplitude and velocity offset.
@@ -379,15 +419,24 @@ def _perturbed(batch, theta, raw, steps, amplitude_index):
 
     Returns a list of ``(k, model0, model1)``, one per parameter ``k``; the
     velocity amplitude's maps are the current ones rescaled (moment 1 is linear
-    in it), so they cost no decoder pass.
+    in it), so they cost no decoder pass, and the parameters of profiles that
+    give exact derivatives (ring values) are the current maps moved along them
+    (one decoder pass for them all).
     """
     b, p = theta.shape
-    columns = [k for k in range(p) if k != amplitude_index]
+    exact = [batch.names.index(n) for n in batch.exact()]
+    columns = [k for k in range(p) if k != amplitude_index and k not in exact]
+    linear = []
+    if exact:
+        d0, d1 = batch.derivatives(theta)
+        for j, k in enumerate(exact):
+            linear.append((k, raw[0] + steps[k] * d0[:, j], raw[1] + steps[k] * d1[:, j]))
     rows = theta.repeat(len(columns), 1)
     for j, k in enumerate(columns):
         rows[j * b : (j + 1) * b, k] += steps[k]
     m0, m1 = batch.render(rows, torch.arange(b).repeat(len(columns)))
     out = [(k, m0[j * b : (j + 1) * b], m1[j * b : (j + 1) * b]) for j, k in enumerate(columns)]
+    out += linear
     if amplitude_index is not None:
         k = amplitude_index
         factor = (theta[:, k] + steps[k]) / theta[:, k].clamp_min(1e-12)
@@ -463,19 +512,50 @@ def _prior(space, names, start, prior_sigma, default_height, lo, hi):
     b = len(next(iter(start.values())))
     dtype = lo.dtype
     mu = torch.zeros(b, len(names), dtype=dtype)
-    for k, n in enumerate(space.names):
-        mu[:, k] = torch.as_tensor(np.asarray(start[n], dtype=float), dtype=dtype)
     mu[:, names.index(HEIGHT_NAME)] = float(np.log(default_height))
+    for k, n in enumerate(names):  # the centre and thickness may start elsewhere too
+        if n in start:
+            mu[:, k] = torch.as_tensor(np.asarray(start[n], dtype=float), dtype=dtype)
     mu = torch.minimum(torch.maximum(mu, lo), hi)
     sigma = ((hi - lo) / 4.0).expand(b, len(names)).clone()
     for n in CENTER_NAMES:
         sigma[:, names.index(n)] = CENTER_PRIOR
     sigma[:, names.index(HEIGHT_NAME)] = HEIGHT_PRIOR
-    for k, n in enumerate(space.names):
+    for k, n in enumerate(names):
         if prior_sigma is not None and n in prior_sigma:
             s = torch.as_tensor(np.asarray(prior_sigma[n], dtype=float), dtype=dtype)
             sigma[:, k] = (PRIOR_WIDTH * s).clamp_min(1e-6)
     return mu, sigma
+
+
+def _regularizer(space, names, steps):
+    """The profiles' regularisation residuals of parameter rows, and their Jacobian.
+
+    Returns None when neither profile regularises; otherwise a function of
+    ``theta`` ``(B, P)`` giving the residuals ``(B, M)`` and their Jacobian
+    ``(B, M, P)`` (forward differences: the residuals are cheap, no decoder pass).
+    """
+    own = set(space.intensity.parameter_names()) | set(space.velocity.parameter_names())
+    columns = [k for k, n in enumerate(names) if n in own]
+
+    def residuals(theta):
+        return space.regularization({n: theta[:, k] for k, n in enumerate(names)})
+
+    if residuals(torch.full((1, len(names)), 0.5, dtype=torch.float64)) is None:
+        return None
+
+    def value_and_jacobian(theta, jacobian=True):
+        base = residuals(theta)
+        if not jacobian:
+            return base, None
+        jac = torch.zeros(*base.shape, theta.shape[1], dtype=theta.dtype)
+        for k in columns:
+            moved = theta.clone()
+            moved[:, k] += steps[k]
+            jac[:, :, k] = (residuals(moved) - base) / steps[k]
+        return base, jac
+
+    return value_and_jacobian
 
 
 def refine(
@@ -532,6 +612,7 @@ def refine(
     galaxy = torch.arange(b)
     scale = 1.0 / torch.sqrt(batch.beam_area)  # one measurement per beam while fitting
     prior_precision = torch.diag_embed(1.0 / sigma**2)
+    regularizer = _regularizer(space, names, steps)
 
     with torch.no_grad():
         theta = mu.clone()
@@ -557,22 +638,38 @@ def refine(
                 steps,
                 amp_index,
                 (lo, hi),
+                regularizer,
             )
             theta[idx], lam[idx], converged[idx] = state[0], state[2], state[3]
             raw[0][idx], raw[1][idx] = state[1]
             weights.assign(idx, sub_weights)
         weights.update(*raw)
+        if regularizer is not None:  # a prior: its curvature adds to the information
+            reg_jac = regularizer(theta)[1]
+            prior_precision = prior_precision + reg_jac.transpose(1, 2) @ reg_jac
         covariance, areas = _laplace(batch, theta, raw, weights, steps, amp_index, prior_precision)
+        physical = torch.tensor([n in space.physical_lower for n in names])
         return _results(
-            batch, names, theta, mu, covariance, raw, weights, areas, (lo, hi), converged, done
+            batch,
+            names,
+            theta,
+            mu,
+            covariance,
+            raw,
+            weights,
+            areas,
+            (lo, hi, physical),
+            converged,
+            done,
         )
 
 
-def _step(batch, weights, theta, raw, mu, sigma, lam, scale, steps, amp_index, bounds):
+def _step(batch, weights, theta, raw, mu, sigma, lam, scale, steps, amp_index, bounds, reg=None):
     """One Levenberg-Marquardt iteration of a (sub-)batch.
 
     Returns the new ``theta``, its raw maps, the damping and which galaxies converged:
     a step was accepted and moved every parameter by less than `_CONVERGED` of its error.
+    ``reg`` (from :func:`_regularizer`) adds the profiles' regularisation residuals.
     """
     lo, hi = bounds
     galaxy = torch.arange(len(batch))
@@ -582,9 +679,14 @@ def _step(batch, weights, theta, raw, mu, sigma, lam, scale, steps, amp_index, b
     jac, res = _jacobian(batch, theta, raw, perturbed, w, scale, steps)
     jtj = jac.transpose(1, 2) @ jac + torch.diag_embed(1.0 / sigma**2)
     grad = jac.transpose(1, 2) @ res[..., None] + ((theta - mu) / sigma**2)[..., None]
+    if reg is not None:
+        extra, extra_jac = reg(theta)
+        jtj = jtj + extra_jac.transpose(1, 2) @ extra_jac
+        grad = grad + extra_jac.transpose(1, 2) @ extra[..., None]
 
     def cost(vector, at):
-        return (vector**2).sum(-1) + (((at - mu) / sigma) ** 2).sum(-1)
+        total = (vector**2).sum(-1) + (((at - mu) / sigma) ** 2).sum(-1)
+        return total if reg is None else total + (reg(at, False)[0] ** 2).sum(-1)
 
     before = cost(res, theta)
     pending = torch.ones(len(batch), dtype=torch.bool)
@@ -625,7 +727,7 @@ def _laplace(batch, theta, raw, weights, steps, amplitude_index, prior_precision
 
 
 def _results(batch, names, theta, mu, covariance, raw, weights, areas, bounds, converged, done):
-    lo, hi = bounds
+    lo, hi, physical = bounds
     galaxy = torch.arange(len(batch))
     w0, w1 = weights.weights()
     r0, r1, amp, off = _solve_nuisance(batch, raw[0], raw[1], w0, w1, galaxy)
@@ -641,7 +743,8 @@ def _results(batch, names, theta, mu, covariance, raw, weights, areas, bounds, c
         count = known.sum(dims)
         chi2.append(torch.where(count > 0, total / count.clamp_min(1), torch.nan))
     span = hi - lo
-    at_bound = (theta - lo < 1e-3 * span) | (hi - theta < 1e-3 * span)
+    # a lower bound that is a physical limit (a hole's zero density) is an answer
+    at_bound = ((theta - lo < 1e-3 * span) & ~physical) | (hi - theta < 1e-3 * span)
     out = []
     for j in range(len(batch)):
         out.append(

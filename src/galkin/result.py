@@ -110,8 +110,14 @@ class FitResult:
     @property
     def parameter_names(self):
         """Names of every reported parameter."""
+        ringwise = set()  # ring values are reported by rotation_curve(), not as columns
+        for profile in (self.intensity, self.velocity):
+            if getattr(profile, "tabulated", False):
+                ringwise |= set(profile.parameter_names())
         return ("inclination", "position_angle", "systemic_velocity") + tuple(
-            n for n in self.space.names if n not in ("inclination", "pa_offset")
+            n
+            for n in self.space.names
+            if n not in ("inclination", "pa_offset") and n not in ringwise
         )
 
     def value(self, name):
@@ -232,9 +238,14 @@ class FitResult:
             is empty or the maps have no dispersion).
         """
         edges = np.linspace(0, self.r_max.to_value(u.arcsec), n_bins + 1)
+        return edges * u.arcsec, self._dispersion_in_bins(edges, beam_smearing=beam_smearing)
+
+    def _dispersion_in_bins(self, edges, *, beam_smearing=True):
+        """`dispersion_profile` in annuli with ``edges`` (arcsec, de-projected); km/s."""
+        n_bins = len(edges) - 1
         disp = self.prepared.maps.dispersion
         if disp is None:
-            return edges * u.arcsec, np.full(n_bins, np.nan) * KM_S
+            return np.full(n_bins, np.nan) * KM_S
         mask = self.prepared.maps.mask
         squared = disp.to_value(KM_S)[mask] ** 2
         if beam_smearing:
@@ -245,7 +256,7 @@ class FitResult:
         sums = np.bincount(idx[use], weights=squared[use], minlength=n_bins)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = sums / counts  # NaN in empty bins
-        return edges * u.arcsec, np.sqrt(np.clip(mean, 0.0, None)) * KM_S
+        return np.sqrt(np.clip(mean, 0.0, None)) * KM_S
 
     def flags(self):
         """Quality flags of this fit (dict of bool; see :func:`galkin.quality.quality_flags`)."""
@@ -415,23 +426,28 @@ class FitResult:
         """
         return self.velocity_at(self.r_max)
 
-    def rotation_curve(self, radius):
-        """Rotation curve V(R) (mean and MC standard deviation) at ``radius`` (angle Quantity)."""
-        import torch
+    def rotation_curve(self, radius=None):
+        """The rotation curve ring by ring, as a table (`galkin.curves.rotation_curve_table`).
 
-        from .units import as_value
+        A ring fit (``velocity="rings"``) reports its own rings; any other
+        profile is evaluated at the rings laid out for the galaxy (every half
+        beam out to the data's extent), so fits compare on one table.
 
-        r = as_value(radius, "radius", u.arcsec) / self.prepared.scales.field
-        r = torch.as_tensor(np.atleast_1d(r), dtype=torch.float64)[None, :]
-        names = self.velocity.parameter_names()
-        samples = {
-            k: torch.as_tensor(self.output.samples[k], dtype=torch.float64)[:, None] for k in names
-        }
-        with torch.no_grad():
-            v = self.velocity.evaluate(r, **samples).numpy()
-        sin_i = np.clip(np.sin(self.output.samples["inclination"]), 1e-3, None)[:, None]
-        v = v * self.prepared.scales.velocity / sin_i
-        return v.mean(0) * KM_S, v.std(0) * KM_S
+        Parameters
+        ----------
+        radius : `~astropy.units.Quantity`, optional
+            Report the curve at these radii (angles, increasing) instead.
+
+        Returns
+        -------
+        `~astropy.table.QTable`
+            ``ring``, ``radius``, ``v_rot``, ``v_rot_err``, ``surface_density``,
+            ``surface_density_err``, ``dispersion``; write it with
+            ``table.write("curve.ecsv")``.
+        """
+        from .curves import rotation_curve_table
+
+        return rotation_curve_table(self, radius)
 
     def plot(self, path=None, **kwargs):
         """Figure of input, model and residual maps and the profiles (thesis Fig. 3.5).
@@ -448,6 +464,19 @@ class FitResult:
         from .plotting import plot_fit
 
         return plot_fit(self, path, **kwargs)
+
+    def plot_pv(self, cube, path=None, **kwargs):
+        """Position-velocity diagrams of ``cube`` along the fitted axes, model overplotted.
+
+        See :func:`galkin.pv.plot_pv`; ``cube`` is the cube that was fitted.
+
+        Returns
+        -------
+        `matplotlib.figure.Figure`
+        """
+        from .pv import plot_pv
+
+        return plot_pv(self, cube, path, **kwargs)
 
     def __repr__(self):
         parts = [

@@ -58,7 +58,9 @@ def _flag_poor_fits(table):
     if "loss" not in table.colnames:
         return
     ok = np.asarray(table["status"] == "ok")
-    ratio = (table["v_scale"] / table["v_max"]).to_value(u.dimensionless_unscaled)
+    # profiles without an asymptotic speed (rings) use the speed at the edge of the data
+    speed = table["v_max"] if "v_max" in table.colnames else table["v_outer"]
+    ratio = (table["v_scale"] / speed).to_value(u.dimensionless_unscaled)
     loss = np.asarray(table["loss"], dtype=float) * ratio**2
     flag = np.zeros(len(table), dtype=bool)
     if ok.sum() >= 2:

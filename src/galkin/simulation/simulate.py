@@ -126,13 +126,39 @@ def _spectral_cube_class():
     return SpectralCube
 
 
+def _table(value, name, unit_y, hint):
+    """A ``(radius, value)`` pair of 1-D Quantities: radii in arcsec, increasing."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise GalkinError(f"{name} must be a pair (radius, values) of Quantities, e.g. {hint}.")
+    r = np.atleast_1d(as_value(value[0], f"{name}[0]", u.arcsec)).astype(float)
+    y = np.atleast_1d(as_value(value[1], f"{name}[1]", unit_y)).astype(float)
+    if r.ndim != 1 or r.shape != y.shape or r.size < 2 or np.any(np.diff(r) <= 0) or r[0] < 0:
+        raise GalkinError(
+            f"{name} needs at least two increasing, non-negative radii and one value per "
+            f"radius, e.g. {hint}."
+        )
+    if np.any(y < 0) or not np.any(y > 0):
+        raise GalkinError(f"{name} values must be non-negative and not all zero, e.g. {hint}.")
+    return r, y
+
+
+def _radii_from_density(rng, n, r, sigma):
+    """``n`` radii drawn from a disc of surface density ``sigma`` (linear between ``r``)."""
+    grid = np.linspace(0.0, r[-1], 4096)
+    pdf = grid * np.interp(grid, r, sigma, left=sigma[0], right=0.0)
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (pdf[1:] + pdf[:-1]) * np.diff(grid))])
+    return np.interp(rng.uniform(0.0, cdf[-1], n), cdf, grid)
+
+
 def simulate_cube(
     *,
     inclination,
     position_angle,
-    v_max,
-    r_turn,
-    r_scale,
+    v_max=None,
+    r_turn=None,
+    r_scale=None,
+    rotation_curve=None,
+    surface_density=None,
     shape=(64, 64),
     pixel_scale=1 * u.arcsec,
     beam=2.5 * u.arcsec,
@@ -150,7 +176,7 @@ def simulate_cube(
     sky_center=None,
     total_flux=10 * _JY_KMS,
 ):
-    """Simulate the spectral cube of a rotating, exponential gas disc.
+    """Simulate the spectral cube of a rotating gas disc (exponential, arctan by default).
 
     Particles follow an exponential surface density (radii drawn from
     Gamma(2, ``r_scale``)), uniform azimuth and an exponential vertical profile
@@ -168,6 +194,14 @@ def simulate_cube(
         Asymptotic rotation speed of the arctan curve.
     r_turn, r_scale : `~astropy.units.Quantity`
         Turnover radius of the rotation curve and exponential scale length (angles).
+    rotation_curve : tuple of `~astropy.units.Quantity`, optional
+        ``(radius, speed)``: any rotation curve V(R), linear between the points,
+        V(0) = 0, constant beyond the last radius -- instead of the arctan
+        (``v_max``, ``r_turn``), e.g. one that rises, peaks and declines.
+    surface_density : tuple of `~astropy.units.Quantity`, optional
+        ``(radius, density)`` (density in any unit, relative): any surface
+        density, linear between the points and zero beyond the last -- instead
+        of the exponential (``r_scale``), e.g. gas in rings or with a central hole.
     shape : tuple of int, optional
         ``(ny, nx)`` pixels of each channel map.
     pixel_scale : `~astropy.units.Quantity`, optional
@@ -234,9 +268,43 @@ def simulate_cube(
     if not 0.0 <= incl <= 90.0:
         raise GalkinError(f"inclination must lie in [0, 90] deg; got {inclination}.")
     pa = as_value(position_angle, "position_angle", u.deg, scalar=True) % 360.0
-    vmax = _positive(v_max, "v_max", KM_S)
-    rturn = _positive(r_turn, "r_turn", u.arcsec)
-    rscale = _positive(r_scale, "r_scale", u.arcsec)
+    curve = density = None
+    if rotation_curve is not None:
+        if v_max is not None or r_turn is not None:
+            raise GalkinError("pass either rotation_curve= or v_max= and r_turn=, not both.")
+        curve = _table(
+            rotation_curve,
+            "rotation_curve",
+            KM_S,
+            "([2, 10, 30] * u.arcsec, [150, 200, 170] * u.km / u.s)",
+        )
+        curve = (np.concatenate([[0.0], curve[0]]), np.concatenate([[0.0], curve[1]]))
+        vmax = float(curve[1].max())
+    else:
+        if v_max is None or r_turn is None:
+            raise GalkinError(
+                "simulate_cube needs a rotation curve: v_max= and r_turn= (an arctan), or "
+                "rotation_curve=(radius, speed)."
+            )
+        vmax = _positive(v_max, "v_max", KM_S)
+        rturn = _positive(r_turn, "r_turn", u.arcsec)
+    if surface_density is not None:
+        if r_scale is not None:
+            raise GalkinError("pass either surface_density= or r_scale=, not both.")
+        density = _table(
+            surface_density,
+            "surface_density",
+            u.dimensionless_unscaled,
+            "([0, 5, 10, 15] * u.arcsec, [0, 1, 0.2, 0] * u.one)",
+        )
+        rscale = 0.25 * float(density[0][-1])  # sets the default thickness only
+    else:
+        if r_scale is None:
+            raise GalkinError(
+                "simulate_cube needs a surface density: r_scale= (an exponential), or "
+                "surface_density=(radius, density)."
+            )
+        rscale = _positive(r_scale, "r_scale", u.arcsec)
     pix = _positive(pixel_scale, "pixel_scale", u.arcsec)
     sigma_v = _positive(dispersion, "dispersion", KM_S, allow_zero=True)
     height = _positive(scale_height, "scale_height", u.arcsec, allow_zero=True, allow_none=True)
@@ -277,11 +345,17 @@ def simulate_cube(
 
     # Particles: exponential disc, arctan rotation, Gaussian dispersion.
     rng = np.random.default_rng(seed)
-    radius = rng.gamma(2.0, rscale, n_part)
+    if density is None:
+        radius = rng.gamma(2.0, rscale, n_part)
+    else:
+        radius = _radii_from_density(rng, n_part, *density)
     phi = rng.uniform(0.0, 2.0 * np.pi, n_part)
     z_d = rng.laplace(0.0, height, n_part) if height > 0 else np.zeros(n_part)
     x_d, y_d = radius * np.cos(phi), radius * np.sin(phi)
-    v_rot = (2.0 * vmax / np.pi) * np.arctan(radius / rturn)
+    if curve is None:
+        v_rot = (2.0 * vmax / np.pi) * np.arctan(radius / rturn)
+    else:
+        v_rot = np.interp(radius, *curve)
     v_los = v_rot * np.cos(phi) * sin_i + vsys
     if sigma_v > 0:
         v_los += rng.normal(0.0, sigma_v, n_part)
@@ -320,8 +394,16 @@ def simulate_cube(
         "inclination": incl * u.deg,
         "position_angle": pa * u.deg,
         "v_max": vmax * KM_S,
-        "r_turn": rturn * u.arcsec,
-        "r_scale": rscale * u.arcsec,
+        "r_turn": (rturn if curve is None else np.nan) * u.arcsec,
+        "r_scale": (rscale if density is None else np.nan) * u.arcsec,
+    }
+    if curve is not None:  # plain lists: the cube's header prints its meta
+        truth["curve_radius_arcsec"] = curve[0].tolist()
+        truth["curve_v_kms"] = curve[1].tolist()
+    if density is not None:
+        truth["density_radius_arcsec"] = density[0].tolist()
+        truth["density"] = density[1].tolist()
+    truth |= {
         "scale_height": height * u.arcsec,
         "dispersion": sigma_v * KM_S,
         "systemic_velocity": vsys * KM_S,

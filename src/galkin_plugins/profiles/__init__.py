@@ -1,8 +1,9 @@
 """galkin's built-in decoder profiles, registered through the ordinary hook.
 
 Intensity profiles: ``exponential`` (the thesis default), ``sersic``,
-``truncated_gaussian``.  Velocity profiles: ``arctan`` (the thesis default),
-``courteau``, ``polyex``.  Each lives in the module named after it.
+``truncated_gaussian``, ``rings``.  Velocity profiles: ``arctan`` (the thesis
+default), ``courteau``, ``polyex``, ``rings``.  Each lives in the module named
+after it (both ``rings`` profiles in :mod:`.rings`).
 """
 
 from galkin.hookspecs import hookimpl
@@ -11,6 +12,7 @@ from .arctan import ArctanProfile
 from .courteau import CourteauProfile
 from .exponential import ExponentialProfile
 from .polyex import PolyexProfile
+from .rings import RingsIntensityProfile, RingsVelocityProfile
 from .sersic import SersicProfile
 from .truncated_gaussian import TruncatedGaussianProfile
 
@@ -19,6 +21,8 @@ __all__ = [
     "CourteauProfile",
     "ExponentialProfile",
     "PolyexProfile",
+    "RingsIntensityProfile",
+    "RingsVelocityProfile",
     "SersicProfile",
     "TruncatedGaussianProfile",
     "galkin_register_profiles",
@@ -35,4 +39,6 @@ def galkin_register_profiles():
         ArctanProfile,
         CourteauProfile,
         PolyexProfile,
+        RingsIntensityProfile,
+        RingsVelocityProfile,
     ]

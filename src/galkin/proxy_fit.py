@@ -1,0 +1,138 @@
+"""Fitting profiles that no network estimates: ring profiles, started from a proxy.
+
+A profile with one free value per ring (``velocity="rings"``,
+``intensity="rings"``) has too many parameters, varying in number from galaxy
+to galaxy, for a network trained on parametric discs to predict. It names a
+parametric ``proxy`` instead (the arctan for the rotation speed, the
+exponential for the surface density). A fit then runs in three steps:
+
+1. the kinematic model (blind network, or solo/combined training) fits the
+   proxies, and the refinement (:mod:`galkin.refine`) fits them to the maps;
+2. each profile is laid out for its galaxy (:meth:`~galkin.profiles.DecoderProfile.configure`:
+   ring radii from the beam and the data's extent) and starts from the refined
+   proxy curve evaluated at its rings (:meth:`~galkin.profiles.DecoderProfile.from_proxy`);
+3. the refinement fits every ring value together with the geometry (centre,
+   inclination, position angle, thickness, systemic velocity), the profiles'
+   smoothness regularisation added to its objective as a prior. The Laplace
+   covariance of that fit gives every ring's error.
+
+Galaxies whose profiles are laid out alike are refined together in one batch.
+"""
+
+import numpy as np
+
+from .model import ModelOutput
+from .parameters import ParameterSpace
+from .plugins import get_profile
+from .refine import CENTER_NAMES, HEIGHT_NAME, refine
+
+__all__ = ["proxy_profiles", "needs_proxy", "refine_from_proxy", "RING_ITERATIONS"]
+
+#: Levenberg-Marquardt iterations of the ring fit (many more free values than a
+#: parametric fit, started close to the answer by the proxy).
+RING_ITERATIONS = 30
+#: Error samples drawn from each ring fit's Laplace posterior.
+N_DRAWS = 200
+
+
+def needs_proxy(profile):
+    """Whether ``profile`` is fitted through a parametric proxy."""
+    return getattr(profile, "proxy", None) is not None
+
+
+def proxy_profiles(intensity, velocity):
+    """The profiles a kinematic model fits: each profile's proxy, or the profile itself.
+
+    Parameters
+    ----------
+    intensity, velocity : `~galkin.profiles.DecoderProfile`
+
+    Returns
+    -------
+    tuple of `~galkin.profiles.DecoderProfile`
+    """
+    out = []
+    for profile in (intensity, velocity):
+        if needs_proxy(profile):
+            profile = get_profile(profile.proxy, profile.kind)()
+        out.append(profile)
+    return tuple(out)
+
+
+def _start(profile, proxy, values):
+    """Starting values of ``profile``'s parameters from the proxy's (arrays per name)."""
+    if profile is proxy:
+        return {n: values[n] for n in profile.parameter_names()}
+    return profile.from_proxy(proxy, values)
+
+
+def _draws(ref, space, n, seed=0):
+    """``n`` draws from a refinement's Laplace posterior, clipped to the bounds."""
+    from .refine import _normal_draws
+
+    keys = ref.names
+    mean = np.array([ref.value[k] for k in keys])
+    cov = 0.5 * (ref.covariance + ref.covariance.T)
+    chol = np.linalg.cholesky(cov + 1e-18 * np.eye(len(keys)))
+    draws = mean + _normal_draws(n, len(keys), seed) @ chol.T
+    lo = np.array([space.bounds.get(k, (-np.inf, np.inf))[0] for k in keys])
+    hi = np.array([space.bounds.get(k, (-np.inf, np.inf))[1] for k in keys])
+    draws = np.clip(draws, lo, hi)
+    return {k: draws[:, i] for i, k in enumerate(keys)}
+
+
+def refine_from_proxy(targets, outputs, proxy_space, intensity, velocity, **options):
+    """Refine the wanted profiles of every galaxy from its refined proxy fit.
+
+    Parameters
+    ----------
+    targets : list of `~galkin.preprocess.PreparedMaps`
+    outputs : list of `~galkin.model.ModelOutput`
+        The refined proxy fits of ``targets`` (each with a ``refinement``).
+    proxy_space : `~galkin.parameters.ParameterSpace`
+        The proxies' parameter space.
+    intensity, velocity : `~galkin.profiles.DecoderProfile`
+        The profiles wanted (unconfigured).
+    **options
+        Passed to :func:`galkin.refine.refine` (default ``iterations``:
+        `RING_ITERATIONS`).
+
+    Returns
+    -------
+    outputs : list of `~galkin.model.ModelOutput`
+        The new fits: ``samples`` and ``error_samples`` both draws from the
+        Laplace posterior (there is no network spread), ``refinement`` the ring fit.
+    profiles : list of tuple
+        ``(intensity, velocity)`` as configured for each galaxy.
+    """
+    options.setdefault("iterations", RING_ITERATIONS)
+    configured = [(intensity.configure(t), velocity.configure(t)) for t in targets]
+    groups = {}
+    for j, pair in enumerate(configured):
+        groups.setdefault(pair, []).append(j)
+    new = [None] * len(targets)
+    for (ip, vp), idx in groups.items():
+        space = ParameterSpace(ip, vp)
+        refs = [outputs[j].refinement for j in idx]
+        geometry = ("inclination", "pa_offset") + CENTER_NAMES + (HEIGHT_NAME,)
+        values = {n: np.array([r.value[n] for r in refs]) for n in refs[0].names}
+        start = {n: values[n] for n in geometry}
+        start.update(_start(ip, proxy_space.intensity, values))
+        start.update(_start(vp, proxy_space.velocity, values))
+        prior = {n: np.array([r.error(n) for r in refs]) for n in geometry}
+        results = refine([targets[j] for j in idx], start, space, prior_sigma=prior, **options)
+        for j, ref in zip(idx, results, strict=True):
+            draws = _draws(ref, space, max(N_DRAWS, len(outputs[j].samples["inclination"])))
+            samples = {k: draws[k] for k in space.names}
+            new[j] = ModelOutput(
+                samples=samples,
+                moment0=ref.model0,
+                moment1=ref.model1,
+                amplitude=ref.amplitude,
+                velocity_offset=ref.offset,
+                loss=ref.loss,
+                history=list(outputs[j].history),
+                error_samples=dict(draws),
+                refinement=ref,
+            )
+    return new, configured
