@@ -24,7 +24,7 @@ import numpy as np
 from .model import ModelOutput
 from .parameters import ParameterSpace
 from .plugins import get_profile
-from .refine import CENTER_NAMES, HEIGHT_NAME, refine
+from .refine import CENTER_NAMES, HEIGHT_NAME, posterior_draws, refine
 
 __all__ = ["proxy_profiles", "needs_proxy", "refine_from_proxy", "RING_ITERATIONS"]
 
@@ -64,21 +64,6 @@ def _start(profile, proxy, values):
     if profile is proxy:
         return {n: values[n] for n in profile.parameter_names()}
     return profile.from_proxy(proxy, values)
-
-
-def _draws(ref, space, n, seed=0):
-    """``n`` draws from a refinement's Laplace posterior, clipped to the bounds."""
-    from .refine import _normal_draws
-
-    keys = ref.names
-    mean = np.array([ref.value[k] for k in keys])
-    cov = 0.5 * (ref.covariance + ref.covariance.T)
-    chol = np.linalg.cholesky(cov + 1e-18 * np.eye(len(keys)))
-    draws = mean + _normal_draws(n, len(keys), seed) @ chol.T
-    lo = np.array([space.bounds.get(k, (-np.inf, np.inf))[0] for k in keys])
-    hi = np.array([space.bounds.get(k, (-np.inf, np.inf))[1] for k in keys])
-    draws = np.clip(draws, lo, hi)
-    return {k: draws[:, i] for i, k in enumerate(keys)}
 
 
 def refine_from_proxy(targets, outputs, proxy_space, intensity, velocity, **options):
@@ -122,7 +107,8 @@ def refine_from_proxy(targets, outputs, proxy_space, intensity, velocity, **opti
         prior = {n: np.array([r.error(n) for r in refs]) for n in geometry}
         results = refine([targets[j] for j in idx], start, space, prior_sigma=prior, **options)
         for j, ref in zip(idx, results, strict=True):
-            draws = _draws(ref, space, max(N_DRAWS, len(outputs[j].samples["inclination"])))
+            n = max(N_DRAWS, len(outputs[j].samples["inclination"]))
+            draws = posterior_draws(ref, space, n)
             samples = {k: draws[k] for k in space.names}
             new[j] = ModelOutput(
                 samples=samples,

@@ -70,6 +70,7 @@ __all__ = [
     "Refinement",
     "refine",
     "refine_outputs",
+    "posterior_draws",
     "CENTER_NAMES",
     "CENTER_BOUND",
     "HEIGHT_NAME",
@@ -788,6 +789,24 @@ def _systematic(value, keys):
     return floor
 
 
+def posterior_draws(ref, space, n, seed=0):
+    """``n`` draws from a `Refinement`'s posterior, clipped to ``space``'s bounds.
+
+    The Laplace covariance widened by the `SYSTEMATIC_FLOOR` of each parameter;
+    returns a dict of ``(n,)`` arrays, one per name in ``ref.names``.
+    """
+    keys = ref.names
+    mean = np.array([ref.value[k] for k in keys])
+    cov = 0.5 * (ref.covariance + ref.covariance.T)
+    cov = cov + np.diag(_systematic(ref.value, keys) ** 2)
+    chol = np.linalg.cholesky(cov + 1e-18 * np.eye(len(keys)))
+    draws = mean + _normal_draws(n, len(keys), seed) @ chol.T
+    lo = np.array([space.bounds.get(k, (-np.inf, np.inf))[0] for k in keys])
+    hi = np.array([space.bounds.get(k, (-np.inf, np.inf))[1] for k in keys])
+    draws = np.clip(draws, lo, hi)
+    return {k: draws[:, i] for i, k in enumerate(keys)}
+
+
 def refine_outputs(prepared, outputs, space, **options):
     """Refine a model's outputs; returns new `~galkin.model.ModelOutput` objects.
 
@@ -819,15 +838,7 @@ def refine_outputs(prepared, outputs, space, **options):
     new = []
     for output, ref in zip(outputs, refined, strict=True):
         n_err = max(len(next(iter(output.samples.values()))), 200)
-        keys = ref.names
-        mean = np.array([ref.value[k] for k in keys])
-        cov = 0.5 * (ref.covariance + ref.covariance.T)
-        cov = cov + np.diag(_systematic(ref.value, keys) ** 2)
-        chol = np.linalg.cholesky(cov + 1e-18 * np.eye(len(keys)))
-        draws = mean + _normal_draws(n_err, len(keys)) @ chol.T
-        lo = np.array([space.bounds.get(k, (-np.inf, np.inf))[0] for k in keys])
-        hi = np.array([space.bounds.get(k, (-np.inf, np.inf))[1] for k in keys])
-        draws = np.clip(draws, lo, hi)
+        draws = posterior_draws(ref, space, n_err)
         samples = {
             k: np.asarray(output.samples[k]) - np.mean(output.samples[k]) + ref.value[k]
             for k in names
@@ -841,7 +852,7 @@ def refine_outputs(prepared, outputs, space, **options):
                 velocity_offset=ref.offset,
                 loss=ref.loss,
                 history=list(output.history),
-                error_samples={k: draws[:, i] for i, k in enumerate(keys)},
+                error_samples=draws,
                 refinement=ref,
             )
         )
