@@ -346,8 +346,12 @@ def simulate_cube(
     data *= flux / (n_part * dv)  # Jy per pixel in each channel
 
     if kernel is not None:
-        data = fftconvolve(data, kernel[None], mode="same", axes=(1, 2))
-        data = data[:, pad : pad + ny, pad : pad + nx]
+        lit = data.any(axis=(1, 2))  # line-free channels stay exactly zero
+        smeared = np.zeros((nv, ny, nx))
+        if lit.any():
+            conv = fftconvolve(data[lit], kernel[None], mode="same", axes=(1, 2))
+            smeared[lit] = conv[:, pad : pad + ny, pad : pad + nx]
+        data = smeared
         data[data < 1e-10 * data.max(initial=0.0)] = 0.0  # FFT round-off, keep exact zeros
     unit = u.Jy / u.beam if beam is not None else u.Jy / u.pix
 
