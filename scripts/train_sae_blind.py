@@ -69,13 +69,25 @@ from galkin_plugins.sae.pretrained import (  # noqa: E402
 from galkin_plugins.sae.simulations import as_batch, truth_columns  # noqa: E402
 from galkin_plugins.sae.training import TrainingConfig, predict, train_supervised  # noqa: E402
 
-TRAIN_SETS = ("train-survey", "train-thesis", "train-thesis-clean", "train-survey-clean")
+TRAIN_SETS = (
+    "train-survey",
+    "train-thesis",
+    "train-thesis-clean",
+    "train-survey-clean",
+    "train-randomised",
+)
 #: Held-out sets for the error calibration: survey conditions (noise, estimated
-#: position angles) and the thesis's (noiseless, position angle known), the latter
-#: with 200,000 and with 1,000,000 simulator particles (less shot noise).
-CALIBRATION_SETS = ("calibrate", "calibrate-thesis", "calibrate-thesis-clean")
+#: position angles), the thesis's (noiseless, position angle known), the latter
+#: with 200,000 and with 1,000,000 simulator particles (less shot noise), and the
+#: randomised conditions (other discs, curves, noise, beams and masks).
+CALIBRATION_SETS = (
+    "calibrate",
+    "calibrate-thesis",
+    "calibrate-thesis-clean",
+    "calibrate-randomised",
+)
 #: The position-angle error is calibrated on the galaxies whose angle was estimated.
-PA_ESTIMATED_SETS = ("calibrate",)
+PA_ESTIMATED_SETS = ("calibrate", "calibrate-randomised")
 DROPOUT = 0.1
 SCALE_HEIGHT = 1 / 64
 
@@ -150,7 +162,7 @@ def train_network(args, train):
         "config": config.as_dict(),
         "loss": loss,
         "seed": args.seed,
-        "sets": {k: list(simulate_sae_sets.SETS[k]) for k in args.train_sets},
+        "sets": simulate_sae_sets.describe(args.train_sets),
         "n_train": int(len(train["m0"])),
         "final_loss": float(history[-1]),
         "train_seconds": round(time.perf_counter() - t1, 1),
@@ -176,13 +188,16 @@ def calibrate(net, parts):
     ``parts`` maps set names to their galaxies.
     """
     names = net.space.names
-    calib = {k: np.concatenate([p[k] for p in parts.values()]) for k in parts[CALIBRATION_SETS[0]]}
+    calib = {k: np.concatenate([p[k] for p in parts.values()]) for k in next(iter(parts.values()))}
     residual, mc, ale = _predictions(net, calib)
     roughness = roughness_columns(
         calib["m0"], calib["m1"], calib["mask"], names, net.space.moment0_names
     )
     estimated = np.concatenate(
-        [np.full(len(p["m0"]), name in PA_ESTIMATED_SETS) for name, p in parts.items()]
+        [
+            np.full(len(p["m0"]), name.split(":")[0] in PA_ESTIMATED_SETS)
+            for name, p in parts.items()
+        ]
     )
     use = np.ones(residual.shape, bool)
     use[:, names.index("pa_offset")] = estimated
@@ -201,8 +216,10 @@ def calibrate(net, parts):
         )
     return calibration.to_metadata() | {
         "mc_samples": 100,
-        "sets": {k: list(simulate_sae_sets.SETS[k]) for k in CALIBRATION_SETS},
-        "position_angle_sets": list(PA_ESTIMATED_SETS),
+        "sets": simulate_sae_sets.describe(parts),
+        "position_angle_sets": [
+            p for p in PA_ESTIMATED_SETS if p in [n.split(":")[0] for n in parts]
+        ],
     }
 
 
@@ -235,7 +252,15 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="processes for simulating")
-    parser.add_argument("--train-sets", nargs="+", default=list(TRAIN_SETS))
+    parser.add_argument(
+        "--train-sets", nargs="+", default=list(TRAIN_SETS), help="NAME or NAME:COUNT (first COUNT)"
+    )
+    parser.add_argument(
+        "--calibration-sets",
+        nargs="+",
+        default=list(CALIBRATION_SETS),
+        help="held-out sets for the error calibration, NAME or NAME:COUNT",
+    )
     parser.add_argument(
         "--calibrate-only", action="store_true", help="recalibrate the weights in --output"
     )
@@ -249,9 +274,10 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
 
     t0 = time.perf_counter()
-    sets = CALIBRATION_SETS + (() if args.calibrate_only else tuple(args.train_sets))
+    calibration_sets = tuple(args.calibration_sets)
+    sets = calibration_sets + (() if args.calibrate_only else tuple(args.train_sets))
     simulate_sae_sets.build(args.cache, sets, args.workers)
-    parts = {name: simulate_sae_sets.load(args.cache, (name,)) for name in CALIBRATION_SETS}
+    parts = {spec: simulate_sae_sets.load(args.cache, (spec,)) for spec in calibration_sets}
     if args.calibrate_only:
         trained, metadata = blind_network("exponential", "arctan", 64, path=args.output)
         net = new_network("exponential", "arctan", trained.beam_input)
