@@ -1,6 +1,7 @@
 """Train, calibrate and save galkin's pretrained ("blind") SAE.
 
     python scripts/train_sae_blind.py --cache /tmp/galkin_blind [--epochs 50] [--threads 2]
+        [--train-sets NAME[:COUNT] ...] [--calibration-sets NAME[:COUNT] ...]
 
 1. Simulates (or reuses, from ``--cache``) the galaxy sets of
    ``scripts/simulate_sae_sets.py``: 12,000 "survey" galaxies (thesis Table 3.2
@@ -42,7 +43,27 @@ The shipped weights came from these runs, each recorded in their metadata
         --decay 0.8 --decay-every 1 --velocity-loss km/s --average-every 50
 
 (about 45 minutes of training on 2 cores in all, after the sets are simulated in
-about 30 minutes).
+about 30 minutes). They were then fine-tuned on the union of part of those sets and
+the domain-randomised ones (issue 11 part 3; "randomised" conditions in
+galkin_plugins.sae.simulations), every galaxy through galkin.fit's own path
+(no clip_percentile), and recalibrated on held-out sets including the randomised
+one (sets built first with the command in scripts/simulate_sae_sets.py, 52 minutes
+on a shared 2-core machine):
+
+    TRAIN="train-survey:2000 train-thesis:1000 train-thesis-clean:500 \
+        train-survey-clean:500 train-randomised:3000"
+    CALIB="calibrate:500 calibrate-thesis:500 calibrate-thesis-clean:250 \
+        calibrate-randomised:750"
+    OMP_NUM_THREADS=1 python scripts/train_sae_blind.py --cache DIR --resume \
+        --epochs 6 --lr 2e-4 --decay 0.8 --decay-every 1 --velocity-loss km/s \
+        --train-sets $TRAIN --calibration-sets $CALIB --threads 1 --workers 1
+    OMP_NUM_THREADS=1 python scripts/train_sae_blind.py --cache DIR --resume \
+        --epochs 4 --lr 1e-4 --decay 0.8 --decay-every 1 --velocity-loss km/s \
+        --average-every 50 --train-sets $TRAIN --calibration-sets $CALIB \
+        --threads 1 --workers 1
+
+(6 + 4 epochs on 6998 galaxies: 349 s and 227 s wall, calibration included. On a
+CPU shared with other jobs use one thread: two threads ran 4x slower per epoch there.)
 """
 
 import argparse
