@@ -43,27 +43,30 @@ The shipped weights came from these runs, each recorded in their metadata
         --decay 0.8 --decay-every 1 --velocity-loss km/s --average-every 50
 
 (about 45 minutes of training on 2 cores in all, after the sets are simulated in
-about 30 minutes). They were then fine-tuned on the union of part of those sets and
-the domain-randomised ones (issue 11 part 3; "randomised" conditions in
-galkin_plugins.sae.simulations), every galaxy through galkin.fit's own path
-(no clip_percentile), and recalibrated on held-out sets including the randomised
-one (sets built first with the command in scripts/simulate_sae_sets.py, 52 minutes
-on a shared 2-core machine):
+about 30 minutes). Issue 11 part 3 tried fine-tuning them on galaxies that take
+galkin.fit's own path (no clip_percentile=96) together with domain-randomised ones
+("randomised" conditions in galkin_plugins.sae.simulations), from sets built with
+the command in scripts/simulate_sae_sets.py (9000 galaxies, 52 minutes on a shared
+2-core machine), and recalibrating on held-out sets that include randomised ones:
 
-    TRAIN="train-survey:2000 train-thesis:1000 train-thesis-clean:500 \
-        train-survey-clean:500 train-randomised:3000"
+    OLD="train-survey:2000 train-thesis:1000 train-thesis-clean:500 \
+        train-survey-clean:500"
     CALIB="calibrate:500 calibrate-thesis:500 calibrate-thesis-clean:250 \
         calibrate-randomised:750"
     OMP_NUM_THREADS=1 python scripts/train_sae_blind.py --cache DIR --resume \
-        --epochs 6 --lr 2e-4 --decay 0.8 --decay-every 1 --velocity-loss km/s \
-        --train-sets $TRAIN --calibration-sets $CALIB --threads 1 --workers 1
-    OMP_NUM_THREADS=1 python scripts/train_sae_blind.py --cache DIR --resume \
-        --epochs 4 --lr 1e-4 --decay 0.8 --decay-every 1 --velocity-loss km/s \
-        --average-every 50 --train-sets $TRAIN --calibration-sets $CALIB \
+        --epochs 8 --lr 1e-4 --decay 0.85 --decay-every 1 --velocity-loss km/s \
+        --train-sets $OLD train-randomised:3000 --calibration-sets $CALIB \
+        --loss-weight train-randomised=0.3 train-thesis=2 train-thesis-clean=2 \
         --threads 1 --workers 1
 
-(6 + 4 epochs on 6998 galaxies: 349 s and 227 s wall, calibration included. On a
-CPU shared with other jobs use one thread: two threads ran 4x slower per epoch there.)
+(--loss-weight NAME=W weighs a set's galaxies in the loss; about 30-60 s an epoch on
+one thread. On a CPU shared with other jobs use one thread: two threads ran 4x
+slower per epoch there.) Such runs halved the blind errors on randomised galaxies
+but, in the 10-20 epochs there was time for, cost thesis-condition accuracy
+(bench_blind ratios 1.1-2.0 for inclination, r_scale and V sin i), and
+fine-tuning on the old conditions alone (train-randomised left out) with that
+calibration widened the thesis-condition intervals to 78-94% coverage; so the
+shipped weights are still those of the runs above.
 """
 
 import argparse
@@ -157,6 +160,11 @@ def train_network(args, train):
         weights = torch.ones_like(targets)
         scale = torch.tensor(train["velocity_scale"], dtype=torch.float32)
         weights[:, net.space.names.index("v_max")] = (scale / scale.median()) ** 2
+    set_weights = dict(args.loss_weight or [])
+    if set_weights:  # a set's galaxies count this much in the loss
+        weights = torch.ones_like(targets) if weights is None else weights
+        factor = np.array([set_weights.get(name, 1.0) for name in train["set_name"]])
+        weights *= torch.tensor(factor, dtype=torch.float32)[:, None]
     t1 = time.perf_counter()
 
     def report(epoch, loss):
@@ -179,6 +187,8 @@ def train_network(args, train):
         loss += "; v_max term weighted by (v_scale / median)^2 (an error in km/s)"
     if args.average_every:
         loss += f"; ends on the weight average sampled every {args.average_every} steps"
+    if set_weights:
+        loss += f"; loss weights per set {set_weights}"
     training = {
         "config": config.as_dict(),
         "loss": loss,
@@ -283,6 +293,12 @@ def main(argv=None):
         help="held-out sets for the error calibration, NAME or NAME:COUNT",
     )
     parser.add_argument(
+        "--loss-weight",
+        nargs="+",
+        type=lambda text: (text.split("=")[0], float(text.split("=")[1])),
+        help="NAME=W: weigh the galaxies of training set NAME by W in the loss (default 1)",
+    )
+    parser.add_argument(
         "--calibrate-only", action="store_true", help="recalibrate the weights in --output"
     )
     parser.add_argument(
@@ -305,7 +321,14 @@ def main(argv=None):
         net.load_state_dict(trained.state_dict())
         training = metadata["training"]
     else:
-        train = simulate_sae_sets.load(args.cache, tuple(args.train_sets))
+        pieces = [simulate_sae_sets.load(args.cache, (spec,)) for spec in args.train_sets]
+        train = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+        train["set_name"] = np.concatenate(
+            [
+                np.full(len(p["m0"]), spec.split(":")[0])
+                for p, spec in zip(pieces, args.train_sets, strict=True)
+            ]
+        )
         if args.limit:
             train = {k: v[: args.limit] for k, v in train.items()}
         n_calib = sum(len(p["m0"]) for p in parts.values())
