@@ -1,6 +1,7 @@
 """Train, calibrate and save galkin's pretrained ("blind") SAE.
 
     python scripts/train_sae_blind.py --cache /tmp/galkin_blind [--epochs 50] [--threads 2]
+        [--train-sets NAME[:COUNT] ...] [--calibration-sets NAME[:COUNT] ...]
 
 1. Simulates (or reuses, from ``--cache``) the galaxy sets of
    ``scripts/simulate_sae_sets.py``: 12,000 "survey" galaxies (thesis Table 3.2
@@ -42,7 +43,45 @@ The shipped weights came from these runs, each recorded in their metadata
         --decay 0.8 --decay-every 1 --velocity-loss km/s --average-every 50
 
 (about 45 minutes of training on 2 cores in all, after the sets are simulated in
-about 30 minutes).
+about 30 minutes). Issue 11 part 3 then fine-tuned them on galaxies that take
+galkin.fit's own path (no clip_percentile=96) mixed with domain-randomised ones
+("randomised" conditions in galkin_plugins.sae.simulations), weighing the
+thesis-condition sets up so that their accuracy holds, and recalibrated the errors
+on held-out sets that include randomised galaxies. The sets were built with the
+command in scripts/simulate_sae_sets.py (9000 galaxies, 52 minutes on a shared
+2-core machine); the eight runs below took 34 minutes of training on one thread:
+
+    MIX="train-survey:2000 train-thesis:1000 train-thesis-clean:500 \
+        train-survey-clean:500 train-randomised:3000"
+    CALIB="calibrate:500 calibrate-thesis:500 calibrate-thesis-clean:250 \
+        calibrate-randomised:750"
+    RUN="python scripts/train_sae_blind.py --cache DIR --resume --decay-every 1 \
+        --velocity-loss km/s --train-sets $MIX --calibration-sets $CALIB \
+        --threads 1 --workers 1"
+    R=train-randomised=0.3
+    OMP_NUM_THREADS=1 $RUN --epochs 8 --lr 1e-4 --decay 0.85 \
+        --loss-weight $R train-thesis=2 train-thesis-clean=2
+    OMP_NUM_THREADS=1 $RUN --epochs 8 --lr 5e-5 --decay 0.85 \
+        --loss-weight $R train-thesis=3 train-thesis-clean=3
+    OMP_NUM_THREADS=1 $RUN --epochs 10 --lr 5e-5 --decay 0.9 \
+        --loss-weight $R train-thesis=4 train-thesis-clean=4
+    OMP_NUM_THREADS=1 $RUN --epochs 4 --lr 2e-5 --decay 0.8 --average-every 50 \
+        --loss-weight $R train-thesis=4 train-thesis-clean=4
+    OMP_NUM_THREADS=1 $RUN --epochs 10 --lr 4e-5 --decay 0.9 \
+        --loss-weight $R train-thesis=5 train-thesis-clean=5
+    OMP_NUM_THREADS=1 $RUN --epochs 5 --lr 2e-5 --decay 0.8 --average-every 50 \
+        --loss-weight $R train-thesis=5 train-thesis-clean=5
+    OMP_NUM_THREADS=1 $RUN --epochs 10 --lr 3e-5 --decay 0.9 \
+        --loss-weight $R train-thesis=5 train-thesis-clean=5 train-survey=2 train-survey-clean=2
+    OMP_NUM_THREADS=1 $RUN --epochs 5 --lr 2e-5 --decay 0.8 --average-every 50 \
+        --loss-weight $R train-thesis=5 train-thesis-clean=5 train-survey=2 train-survey-clean=2
+
+(--loss-weight NAME=W weighs a set's galaxies in the loss. On a CPU shared with
+other jobs use one thread: two threads ran 4x slower per epoch there.) Weighing
+the sets equally, or stopping after the first two runs, halved the errors on
+randomised galaxies too but cost thesis-condition accuracy (bench_blind ratios
+1.1-2.0 for inclination, r_scale and V sin i); fine-tuning on the old conditions
+alone with that calibration widened the thesis-condition intervals to 78-94%.
 """
 
 import argparse
@@ -69,13 +108,25 @@ from galkin_plugins.sae.pretrained import (  # noqa: E402
 from galkin_plugins.sae.simulations import as_batch, truth_columns  # noqa: E402
 from galkin_plugins.sae.training import TrainingConfig, predict, train_supervised  # noqa: E402
 
-TRAIN_SETS = ("train-survey", "train-thesis", "train-thesis-clean", "train-survey-clean")
+TRAIN_SETS = (
+    "train-survey",
+    "train-thesis",
+    "train-thesis-clean",
+    "train-survey-clean",
+    "train-randomised",
+)
 #: Held-out sets for the error calibration: survey conditions (noise, estimated
-#: position angles) and the thesis's (noiseless, position angle known), the latter
-#: with 200,000 and with 1,000,000 simulator particles (less shot noise).
-CALIBRATION_SETS = ("calibrate", "calibrate-thesis", "calibrate-thesis-clean")
+#: position angles), the thesis's (noiseless, position angle known), the latter
+#: with 200,000 and with 1,000,000 simulator particles (less shot noise), and the
+#: randomised conditions (other discs, curves, noise, beams and masks).
+CALIBRATION_SETS = (
+    "calibrate",
+    "calibrate-thesis",
+    "calibrate-thesis-clean",
+    "calibrate-randomised",
+)
 #: The position-angle error is calibrated on the galaxies whose angle was estimated.
-PA_ESTIMATED_SETS = ("calibrate",)
+PA_ESTIMATED_SETS = ("calibrate", "calibrate-randomised")
 DROPOUT = 0.1
 SCALE_HEIGHT = 1 / 64
 
@@ -124,6 +175,11 @@ def train_network(args, train):
         weights = torch.ones_like(targets)
         scale = torch.tensor(train["velocity_scale"], dtype=torch.float32)
         weights[:, net.space.names.index("v_max")] = (scale / scale.median()) ** 2
+    set_weights = dict(args.loss_weight or [])
+    if set_weights:  # a set's galaxies count this much in the loss
+        weights = torch.ones_like(targets) if weights is None else weights
+        factor = np.array([set_weights.get(name, 1.0) for name in train["set_name"]])
+        weights *= torch.tensor(factor, dtype=torch.float32)[:, None]
     t1 = time.perf_counter()
 
     def report(epoch, loss):
@@ -146,11 +202,13 @@ def train_network(args, train):
         loss += "; v_max term weighted by (v_scale / median)^2 (an error in km/s)"
     if args.average_every:
         loss += f"; ends on the weight average sampled every {args.average_every} steps"
+    if set_weights:
+        loss += f"; loss weights per set {set_weights}"
     training = {
         "config": config.as_dict(),
         "loss": loss,
         "seed": args.seed,
-        "sets": {k: list(simulate_sae_sets.SETS[k]) for k in args.train_sets},
+        "sets": simulate_sae_sets.describe(args.train_sets),
         "n_train": int(len(train["m0"])),
         "final_loss": float(history[-1]),
         "train_seconds": round(time.perf_counter() - t1, 1),
@@ -176,13 +234,16 @@ def calibrate(net, parts):
     ``parts`` maps set names to their galaxies.
     """
     names = net.space.names
-    calib = {k: np.concatenate([p[k] for p in parts.values()]) for k in parts[CALIBRATION_SETS[0]]}
+    calib = {k: np.concatenate([p[k] for p in parts.values()]) for k in next(iter(parts.values()))}
     residual, mc, ale = _predictions(net, calib)
     roughness = roughness_columns(
         calib["m0"], calib["m1"], calib["mask"], names, net.space.moment0_names
     )
     estimated = np.concatenate(
-        [np.full(len(p["m0"]), name in PA_ESTIMATED_SETS) for name, p in parts.items()]
+        [
+            np.full(len(p["m0"]), name.split(":")[0] in PA_ESTIMATED_SETS)
+            for name, p in parts.items()
+        ]
     )
     use = np.ones(residual.shape, bool)
     use[:, names.index("pa_offset")] = estimated
@@ -201,8 +262,10 @@ def calibrate(net, parts):
         )
     return calibration.to_metadata() | {
         "mc_samples": 100,
-        "sets": {k: list(simulate_sae_sets.SETS[k]) for k in CALIBRATION_SETS},
-        "position_angle_sets": list(PA_ESTIMATED_SETS),
+        "sets": simulate_sae_sets.describe(parts),
+        "position_angle_sets": [
+            p for p in PA_ESTIMATED_SETS if p in [n.split(":")[0] for n in parts]
+        ],
     }
 
 
@@ -235,7 +298,21 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="processes for simulating")
-    parser.add_argument("--train-sets", nargs="+", default=list(TRAIN_SETS))
+    parser.add_argument(
+        "--train-sets", nargs="+", default=list(TRAIN_SETS), help="NAME or NAME:COUNT (first COUNT)"
+    )
+    parser.add_argument(
+        "--calibration-sets",
+        nargs="+",
+        default=list(CALIBRATION_SETS),
+        help="held-out sets for the error calibration, NAME or NAME:COUNT",
+    )
+    parser.add_argument(
+        "--loss-weight",
+        nargs="+",
+        type=lambda text: (text.split("=")[0], float(text.split("=")[1])),
+        help="NAME=W: weigh the galaxies of training set NAME by W in the loss (default 1)",
+    )
     parser.add_argument(
         "--calibrate-only", action="store_true", help="recalibrate the weights in --output"
     )
@@ -249,16 +326,24 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
 
     t0 = time.perf_counter()
-    sets = CALIBRATION_SETS + (() if args.calibrate_only else tuple(args.train_sets))
+    calibration_sets = tuple(args.calibration_sets)
+    sets = calibration_sets + (() if args.calibrate_only else tuple(args.train_sets))
     simulate_sae_sets.build(args.cache, sets, args.workers)
-    parts = {name: simulate_sae_sets.load(args.cache, (name,)) for name in CALIBRATION_SETS}
+    parts = {spec: simulate_sae_sets.load(args.cache, (spec,)) for spec in calibration_sets}
     if args.calibrate_only:
         trained, metadata = blind_network("exponential", "arctan", 64, path=args.output)
         net = new_network("exponential", "arctan", trained.beam_input)
         net.load_state_dict(trained.state_dict())
         training = metadata["training"]
     else:
-        train = simulate_sae_sets.load(args.cache, tuple(args.train_sets))
+        pieces = [simulate_sae_sets.load(args.cache, (spec,)) for spec in args.train_sets]
+        train = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+        train["set_name"] = np.concatenate(
+            [
+                np.full(len(p["m0"]), spec.split(":")[0])
+                for p, spec in zip(pieces, args.train_sets, strict=True)
+            ]
+        )
         if args.limit:
             train = {k: v[: args.limit] for k, v in train.items()}
         n_calib = sum(len(p["m0"]) for p in parts.values())

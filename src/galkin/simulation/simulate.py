@@ -30,10 +30,15 @@ from scipy.signal import fftconvolve
 
 from ..exceptions import GalkinError
 from ..units import KM_S, as_value
+from .equivalent import equivalent_parameters, gas_radius, radial_grid
+from .noise import add_noise, beam_kernel
+from .rotation_curves import Arctan, as_rotation_curve
+from .rotation_curves import Tabulated as TabulatedCurve
+from .surface_density import Exponential, as_surface_density
+from .surface_density import Tabulated as TabulatedDensity
 
-__all__ = ["simulate_cube"]
+__all__ = ["simulate_cube", "beam_kernel"]
 
-_FWHM_TO_SIGMA = 1.0 / np.sqrt(8.0 * np.log(2.0))
 _C_KMS = const.c.to_value(KM_S)
 _HI_LINE = 1.420405751768 * u.GHz
 _JY_KMS = u.Jy * KM_S
@@ -58,33 +63,6 @@ def _as_count(value, name, minimum=1):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise GalkinError(f"{name} must be an integer >= {minimum}; got {value!r}.")
     return int(value)
-
-
-def beam_kernel(beam, pixel_scale):
-    """Peak-normalised image of ``beam`` on a pixel grid with north = +y, east = -x.
-
-    Parameters
-    ----------
-    beam : `radio_beam.Beam`
-        Elliptical Gaussian beam; its PA is the major axis east of north.
-    pixel_scale : float
-        Pixel size in arcsec.
-
-    Returns
-    -------
-    `numpy.ndarray`
-        Odd-sized ``(ny, nx)`` kernel, 1 at the centre, extending to 4 sigma
-        of the major axis. Convolving a Jy/pixel image with it gives Jy/beam.
-    """
-    sig_maj = beam.major.to_value(u.arcsec) * _FWHM_TO_SIGMA
-    sig_min = beam.minor.to_value(u.arcsec) * _FWHM_TO_SIGMA
-    pa = beam.pa.to_value(u.rad)
-    half = int(np.ceil(4.0 * sig_maj / pixel_scale))
-    dy, dx = np.mgrid[-half : half + 1, -half : half + 1].astype(float)
-    east, north = -dx * pixel_scale, dy * pixel_scale
-    along = east * np.sin(pa) + north * np.cos(pa)
-    across = east * np.cos(pa) - north * np.sin(pa)
-    return np.exp(-0.5 * ((along / sig_maj) ** 2 + (across / sig_min) ** 2))
 
 
 def _channels(channel_width, n_channels, v_sys, half_width):
@@ -142,12 +120,14 @@ def _table(value, name, unit_y, hint):
     return r, y
 
 
-def _radii_from_density(rng, n, r, sigma):
-    """``n`` radii drawn from a disc of surface density ``sigma`` (linear between ``r``)."""
-    grid = np.linspace(0.0, r[-1], 4096)
-    pdf = grid * np.interp(grid, r, sigma, left=sigma[0], right=0.0)
-    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (pdf[1:] + pdf[:-1]) * np.diff(grid))])
-    return np.interp(rng.uniform(0.0, cdf[-1], n), cdf, grid)
+def _interpolator(r, y, unit, *, outside):
+    """``f(R)`` of an arcsec Quantity: ``y`` linear between radii ``r``, ``outside`` beyond."""
+
+    def function(radius):
+        out = np.interp(radius.to_value(u.arcsec), r, y, left=y[0], right=outside)
+        return out if unit is None else out * unit
+
+    return function
 
 
 def simulate_cube(
@@ -157,14 +137,16 @@ def simulate_cube(
     v_max=None,
     r_turn=None,
     r_scale=None,
-    rotation_curve=None,
-    surface_density=None,
     shape=(64, 64),
     pixel_scale=1 * u.arcsec,
     beam=2.5 * u.arcsec,
     snr=None,
+    correlated_noise=False,
     dispersion=10 * KM_S,
     scale_height=None,
+    surface_density="exponential",
+    rotation_curve="arctan",
+    outer_radius=None,
     systemic_velocity=0 * KM_S,
     channel_width=None,
     n_channels=None,
@@ -176,13 +158,15 @@ def simulate_cube(
     sky_center=None,
     total_flux=10 * _JY_KMS,
 ):
-    """Simulate the spectral cube of a rotating gas disc (exponential, arctan by default).
+    """Simulate the spectral cube of a rotating gas disc.
 
-    Particles follow an exponential surface density (radii drawn from
+    By default particles follow an exponential surface density (radii drawn from
     Gamma(2, ``r_scale``)), uniform azimuth and an exponential vertical profile
     (thesis Eq. 3.3). They rotate on cylinders with the arctan curve
     ``V(R) = (2 v_max / pi) arctan(R / r_turn)`` (thesis Eq. 3.4), plus isotropic
-    Gaussian ``dispersion``. See the module docstring for the geometry.
+    Gaussian ``dispersion``. ``surface_density`` and ``rotation_curve`` choose
+    other shapes (rings, holes, arms, clumps; rising, flat, peaked-then-declining
+    curves). See the module docstring for the geometry.
 
     Parameters
     ----------
@@ -191,17 +175,14 @@ def simulate_cube(
     position_angle : `~astropy.units.Quantity`
         East of north to the receding side of the major axis.
     v_max : `~astropy.units.Quantity`
-        Asymptotic rotation speed of the arctan curve.
-    r_turn, r_scale : `~astropy.units.Quantity`
-        Turnover radius of the rotation curve and exponential scale length (angles).
-    rotation_curve : tuple of `~astropy.units.Quantity`, optional
-        ``(radius, speed)``: any rotation curve V(R), linear between the points,
-        V(0) = 0, constant beyond the last radius -- instead of the arctan
-        (``v_max``, ``r_turn``), e.g. one that rises, peaks and declines.
-    surface_density : tuple of `~astropy.units.Quantity`, optional
-        ``(radius, density)`` (density in any unit, relative): any surface
-        density, linear between the points and zero beyond the last -- instead
-        of the exponential (``r_scale``), e.g. gas in rings or with a central hole.
+        Amplitude of the rotation curve (the arctan's asymptote); needed by every
+        named curve, not by a callable one.
+    r_turn : `~astropy.units.Quantity`
+        Turnover radius of the rotation curve (angle); as ``v_max``.
+    r_scale : `~astropy.units.Quantity`
+        Exponential scale length (angle); the unit of the lengths a named surface
+        density or a ``"disc_halo"`` curve leaves unset. Required unless
+        ``surface_density`` is a table.
     shape : tuple of int, optional
         ``(ny, nx)`` pixels of each channel map.
     pixel_scale : `~astropy.units.Quantity`, optional
@@ -213,17 +194,40 @@ def simulate_cube(
         Signal-to-noise ratio of thesis Eq. 2.2: the noise sigma is the mean,
         over channels with line emission, of each channel's peak, divided by
         ``snr``. None gives a noiseless cube.
+    correlated_noise : bool, optional
+        Correlate the noise over the beam, as in interferometer cubes: its
+        spatial autocorrelation is the beam (`galkin.simulation.noise.add_noise`),
+        its rms per voxel the same. Default: white noise. Needs a beam.
     dispersion : `~astropy.units.Quantity`, optional
         Isotropic velocity dispersion (one-dimensional sigma).
     scale_height : `~astropy.units.Quantity`, optional
-        Exponential scale height; default ``0.1 * r_scale``.
+        Exponential scale height of the disc; default ``0.1 * r_scale``.
+    surface_density : str, `~galkin.simulation.surface_density.SurfaceDensity` or callable, optional
+        ``"exponential"`` (default), ``"ring"``, ``"hole"``, ``"spiral"``,
+        ``"clumpy"`` (:data:`~galkin.simulation.surface_density.SURFACE_DENSITIES`,
+        lengths in units of ``r_scale``), an instance with chosen parameters
+        (they compose: ``Clumpy(Spiral(Ring(radius=10 * u.arcsec)))``), a
+        callable ``Sigma(R)`` of an arcsec Quantity, or a table ``(radius,
+        density)`` of Quantities (density in any unit, relative; linear between
+        the points and zero beyond the last -- e.g. gas in rings; then without
+        ``r_scale``).
+    rotation_curve : str, `~galkin.simulation.rotation_curves.RotationCurve` or callable, optional
+        ``"arctan"`` (default), ``"courteau"``, ``"polyex"``, ``"disc_halo"``
+        (:data:`~galkin.simulation.rotation_curves.ROTATION_CURVES`), an
+        instance with chosen shape parameters, a callable ``V(R)`` of an
+        arcsec Quantity that returns a velocity Quantity, or a table ``(radius,
+        speed)`` of Quantities (linear between the points, V(0) = 0, constant
+        beyond the last -- e.g. a curve that rises, peaks and declines; then
+        without ``v_max`` and ``r_turn``).
+    outer_radius : `~astropy.units.Quantity`, optional
+        Edge of the gas disc: no gas beyond this radius (default: none).
     systemic_velocity : `~astropy.units.Quantity`, optional
         Radio-convention velocity of the centre.
     channel_width : `~astropy.units.Quantity`, optional
         Default: about a fortieth of the line width, rounded to 0.5 km/s and
         kept within 5-10 km/s.
     n_channels : int, optional
-        Default: the line (``v_sys +- (v_max sin i + 4 dispersion)``) plus a
+        Default: the line (``v_sys +- (V_peak sin i + 4 dispersion)``) plus a
         line-free margin of a quarter of the channels on each side.
     spectral_axis : {"velocity", "frequency"}, optional
         ``VRAD`` in m/s, or ``FREQ`` in Hz (radio convention, ``RESTFRQ`` set).
@@ -239,14 +243,19 @@ def simulate_cube(
     sky_center : `~astropy.coordinates.SkyCoord`, optional
         Sky position of ``center``; default RA = 150 deg, Dec = +2 deg.
     total_flux : `~astropy.units.Quantity`, optional
-        Integrated line flux of the whole disc (Jy km/s).
+        Integrated line flux of the disc (Jy km/s); surface densities other than
+        the exponential are sampled out to ``outer_radius`` or three times the
+        map's half-diagonal.
 
     Returns
     -------
     `~spectral_cube.SpectralCube`
         Brightness in Jy/beam (Jy/pix without beam). ``cube.meta["galkin_truth"]``
         holds the parameters as Quantities, with the ``center`` in pixels and
-        the ``noise_rms``.
+        the ``noise_rms``, and ``"equivalent"``: the ``r_scale``, ``v_max`` and
+        ``r_turn`` of the exponential disc and arctan curve closest to the true
+        profiles (:mod:`galkin.simulation.equivalent`; the inputs themselves for
+        an exponential disc and an arctan curve).
 
     Examples
     --------
@@ -263,52 +272,69 @@ def simulate_cube(
     >>> truth = cube.meta["galkin_truth"]
     >>> truth["inclination"], truth["channel_width"]
     (<Quantity 60. deg>, <Quantity 10. km / s>)
+
+    A ring on a rotation curve that peaks and declines, with interferometer noise:
+
+    >>> ring = simulate_cube(inclination=50 * u.deg, position_angle=30 * u.deg,
+    ...                      v_max=180 * u.km / u.s, r_turn=4 * u.arcsec,
+    ...                      r_scale=5 * u.arcsec, surface_density="ring",
+    ...                      rotation_curve="disc_halo", snr=10, correlated_noise=True,
+    ...                      shape=(32, 32), n_particles=20_000, seed=1)
+    >>> eq = ring.meta["galkin_truth"]["equivalent"]
+    >>> sorted(eq)
+    ['r_scale', 'r_turn', 'radius', 'v_max']
     """
     incl = as_value(inclination, "inclination", u.deg, scalar=True)
     if not 0.0 <= incl <= 90.0:
         raise GalkinError(f"inclination must lie in [0, 90] deg; got {inclination}.")
     pa = as_value(position_angle, "position_angle", u.deg, scalar=True) % 360.0
-    curve = density = None
-    if rotation_curve is not None:
+    tables = {}
+    if isinstance(rotation_curve, (tuple, list)):
         if v_max is not None or r_turn is not None:
             raise GalkinError("pass either rotation_curve= or v_max= and r_turn=, not both.")
-        curve = _table(
+        r, v = _table(
             rotation_curve,
             "rotation_curve",
             KM_S,
             "([2, 10, 30] * u.arcsec, [150, 200, 170] * u.km / u.s)",
         )
-        curve = (np.concatenate([[0.0], curve[0]]), np.concatenate([[0.0], curve[1]]))
-        vmax = float(curve[1].max())
-    else:
-        if v_max is None or r_turn is None:
-            raise GalkinError(
-                "simulate_cube needs a rotation curve: v_max= and r_turn= (an arctan), or "
-                "rotation_curve=(radius, speed)."
-            )
-        vmax = _positive(v_max, "v_max", KM_S)
-        rturn = _positive(r_turn, "r_turn", u.arcsec)
-    if surface_density is not None:
+        r, v = np.concatenate([[0.0], r]), np.concatenate([[0.0], v])
+        tables["curve_radius_arcsec"], tables["curve_v_kms"] = r.tolist(), v.tolist()
+        rotation_curve = TabulatedCurve(_interpolator(r, v, KM_S, outside=v[-1]))
+        v_max = float(v.max()) * KM_S
+    if isinstance(surface_density, (tuple, list)):
         if r_scale is not None:
             raise GalkinError("pass either surface_density= or r_scale=, not both.")
-        density = _table(
+        r, sigma = _table(
             surface_density,
             "surface_density",
-            u.dimensionless_unscaled,
+            u.one,
             "([0, 5, 10, 15] * u.arcsec, [0, 1, 0.2, 0] * u.one)",
         )
-        rscale = 0.25 * float(density[0][-1])  # sets the default thickness only
-    else:
-        if r_scale is None:
+        tables["density_radius_arcsec"], tables["density"] = r.tolist(), sigma.tolist()
+        surface_density = TabulatedDensity(_interpolator(r, sigma, None, outside=0.0))
+        r_scale = 0.25 * float(r[-1]) * u.arcsec  # the default thickness only
+    if r_scale is None:
+        raise GalkinError(
+            "simulate_cube needs a surface density: r_scale= (an exponential's scale length, "
+            "and the unit of the named shapes), or surface_density=(radius, density)."
+        )
+    density = as_surface_density(surface_density)
+    curve = as_rotation_curve(rotation_curve)
+    for name, value in (("v_max", v_max), ("r_turn", r_turn)):
+        if value is None and name in curve.uses:
             raise GalkinError(
-                "simulate_cube needs a surface density: r_scale= (an exponential), or "
-                "surface_density=(radius, density)."
+                f"{name} is required for rotation_curve={curve.name!r}: pass e.g. "
+                f"{name}={'200 * u.km / u.s' if name == 'v_max' else '3 * u.arcsec'}."
             )
-        rscale = _positive(r_scale, "r_scale", u.arcsec)
+    vmax = _positive(v_max, "v_max", KM_S, allow_none=True)
+    rturn = _positive(r_turn, "r_turn", u.arcsec, allow_none=True)
+    rscale = _positive(r_scale, "r_scale", u.arcsec)
     pix = _positive(pixel_scale, "pixel_scale", u.arcsec)
     sigma_v = _positive(dispersion, "dispersion", KM_S, allow_zero=True)
     height = _positive(scale_height, "scale_height", u.arcsec, allow_zero=True, allow_none=True)
     height = 0.1 * rscale if height is None else height
+    edge = _positive(outer_radius, "outer_radius", u.arcsec, allow_none=True)
     vsys = as_value(systemic_velocity, "systemic_velocity", KM_S, scalar=True)
     dv_user = _positive(channel_width, "channel_width", KM_S, allow_none=True)
     nu0 = _positive(rest_frequency, "rest_frequency", u.Hz)
@@ -325,6 +351,10 @@ def simulate_cube(
         if not real or not snr > 0:
             raise GalkinError(f"snr must be a positive number (or None for no noise); got {snr!r}.")
         snr = float(snr)
+    if not isinstance(correlated_noise, (bool, np.bool_)):
+        raise GalkinError(f"correlated_noise must be True or False; got {correlated_noise!r}.")
+    if correlated_noise and beam is None:
+        raise GalkinError("correlated_noise=True correlates the noise over the beam: pass beam=.")
     if np.shape(shape) != (2,):
         raise GalkinError(f"shape must be (ny, nx); got {shape!r}.")
     ny, nx = (_as_count(n, "shape") for n in shape)
@@ -341,21 +371,24 @@ def simulate_cube(
         raise GalkinError(f"sky_center must be a SkyCoord; got {type(sky_center).__name__}.")
 
     sin_i, cos_i = np.sin(np.radians(incl)), np.cos(np.radians(incl))
-    dv, velocities = _channels(dv_user, n_chan, vsys, vmax * sin_i + 4.0 * sigma_v)
+    map_radius = 0.5 * min(nx, ny) * pix  # the largest radius every direction shows
+    r_limit = np.inf if edge is None else edge
+    if not isinstance(density, Exponential):  # sampled on a grid: needs a finite edge
+        r_limit = min(r_limit, 3.0 * np.hypot(nx, ny) / 2.0 * pix)
+    r_gas = gas_radius(density, rscale, r_limit, map_radius)
+    v_peak = (
+        vmax
+        if isinstance(curve, Arctan)
+        else float(np.max(curve(radial_grid(r_gas), vmax, rturn, rscale)))
+    )
+    dv, velocities = _channels(dv_user, n_chan, vsys, v_peak * sin_i + 4.0 * sigma_v)
 
-    # Particles: exponential disc, arctan rotation, Gaussian dispersion.
+    # Particles: the surface density, the rotation curve, Gaussian dispersion.
     rng = np.random.default_rng(seed)
-    if density is None:
-        radius = rng.gamma(2.0, rscale, n_part)
-    else:
-        radius = _radii_from_density(rng, n_part, *density)
-    phi = rng.uniform(0.0, 2.0 * np.pi, n_part)
+    radius, phi = density.sample(rng, n_part, rscale, r_limit)
     z_d = rng.laplace(0.0, height, n_part) if height > 0 else np.zeros(n_part)
     x_d, y_d = radius * np.cos(phi), radius * np.sin(phi)
-    if curve is None:
-        v_rot = (2.0 * vmax / np.pi) * np.arctan(radius / rturn)
-    else:
-        v_rot = np.interp(radius, *curve)
+    v_rot = curve(radius, vmax, rturn, rscale)
     v_los = v_rot * np.cos(phi) * sin_i + vsys
     if sigma_v > 0:
         v_los += rng.normal(0.0, sigma_v, n_part)
@@ -379,8 +412,12 @@ def simulate_cube(
     data *= flux / (n_part * dv)  # Jy per pixel in each channel
 
     if kernel is not None:
-        data = fftconvolve(data, kernel[None], mode="same", axes=(1, 2))
-        data = data[:, pad : pad + ny, pad : pad + nx]
+        lit = data.any(axis=(1, 2))  # line-free channels stay exactly zero
+        smeared = np.zeros((nv, ny, nx))
+        if lit.any():
+            conv = fftconvolve(data[lit], kernel[None], mode="same", axes=(1, 2))
+            smeared[lit] = conv[:, pad : pad + ny, pad : pad + nx]
+        data = smeared
         data[data < 1e-10 * data.max(initial=0.0)] = 0.0  # FFT round-off, keep exact zeros
     unit = u.Jy / u.beam if beam is not None else u.Jy / u.pix
 
@@ -388,22 +425,17 @@ def simulate_cube(
     noise = 0.0
     if snr is not None:
         noise = peaks[peaks > 0].mean() / snr if np.any(peaks > 0) else 0.0
-        data = data + rng.normal(0.0, 1.0, data.shape) * noise
+        data = add_noise(data, noise, rng, beam=beam if correlated_noise else None, pixel_scale=pix)
 
+    r_eq, v_eq, rt_eq = equivalent_parameters(
+        density, curve, rscale, vmax, rturn, r_limit, map_radius
+    )
     truth = {
         "inclination": incl * u.deg,
         "position_angle": pa * u.deg,
-        "v_max": vmax * KM_S,
-        "r_turn": (rturn if curve is None else np.nan) * u.arcsec,
-        "r_scale": (rscale if density is None else np.nan) * u.arcsec,
-    }
-    if curve is not None:  # plain lists: the cube's header prints its meta
-        truth["curve_radius_arcsec"] = curve[0].tolist()
-        truth["curve_v_kms"] = curve[1].tolist()
-    if density is not None:
-        truth["density_radius_arcsec"] = density[0].tolist()
-        truth["density"] = density[1].tolist()
-    truth |= {
+        "v_max": None if vmax is None else vmax * KM_S,
+        "r_turn": None if rturn is None else rturn * u.arcsec,
+        "r_scale": rscale * u.arcsec,
         "scale_height": height * u.arcsec,
         "dispersion": sigma_v * KM_S,
         "systemic_velocity": vsys * KM_S,
@@ -413,6 +445,17 @@ def simulate_cube(
         "beam": beam,
         "total_flux": flux * _JY_KMS,
         "noise_rms": noise * unit,
+        "correlated_noise": bool(correlated_noise),
+        "surface_density": density,
+        "rotation_curve": curve,
+        "outer_radius": None if edge is None else edge * u.arcsec,
+        **tables,
+        "equivalent": {
+            "r_scale": r_eq * u.arcsec,
+            "v_max": v_eq * KM_S,
+            "r_turn": rt_eq * u.arcsec,
+            "radius": r_gas * u.arcsec,
+        },
     }
     wcs = _wcs((ny, nx), (cx, cy), pix, sky_center.icrs, velocities, dv, spectral_axis, nu0)
     return _spectral_cube_class()(
