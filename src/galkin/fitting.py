@@ -243,7 +243,7 @@ def fit_prepared(
     from .result import FitResult
 
     t0 = time.perf_counter()
-    from .proxy_fit import proxy_profiles, refine_from_proxy
+    from .refine.proxy import proxy_profiles, refine_from_proxy
 
     intensity_profile = _profile(intensity, "intensity")
     velocity_profile = _profile(velocity, "velocity")

@@ -21,10 +21,12 @@ Galaxies whose profiles are laid out alike are refined together in one batch.
 
 import numpy as np
 
-from .model import ModelOutput
-from .parameters import ParameterSpace
-from .plugins import get_profile
-from .refine import CENTER_NAMES, HEIGHT_NAME, posterior_draws, refine
+from ..model import ModelOutput
+from ..parameters import ParameterSpace
+from ..plugins import get_profile
+from .constants import CENTER_NAMES, HEIGHT_NAME
+from .errors import posterior_draws
+from .optimiser import refine
 
 __all__ = ["proxy_profiles", "needs_proxy", "refine_from_proxy", "RING_ITERATIONS"]
 

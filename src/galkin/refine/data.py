@@ -1,0 +1,284 @@
+"""The batch's maps and the likelihood.
+
+The maps and errors of a batch of galaxies as tensors, the Student-t weights, the
+weighted residual vectors and their finite-difference Jacobian.
+"""
+
+import numpy as np
+import torch
+
+from ..loss import LOG_FLOOR, _log_amplitude
+from ..profiles import DecoderProfile
+from .constants import (
+    _CHUNK,
+    _CHUNK_EXACT,
+    _RENDER_DTYPE,
+    HEIGHT_NAME,
+    NU,
+)
+
+
+def _error_map(prepared, k):
+    """Measured error of moment ``k`` on the network grid, 0 where unknown."""
+    err = prepared.error0 if k == 0 else prepared.error1
+    if err is None:
+        return np.zeros_like(prepared.moment0)
+    return np.where(np.isfinite(err) & (prepared.mask > 0), err, 0.0)
+
+
+def _beam_area(prepared):
+    """Network pixels per independent noise value: ``4 pi sigma_a sigma_b`` of the beam.
+
+    At least one pixel, and at least one input pixel when the input is coarser.
+    """
+    scales = prepared.scales
+    area = 1.0
+    if scales.beam is not None:
+        area = 4.0 * np.pi * scales.beam[0] * scales.beam[1] * scales.size**2
+    pixel = prepared.maps.pixel_scale.to_value("arcsec") / (scales.field / scales.size)
+    return float(max(area, pixel**2, 1.0))
+
+
+class _Batch:
+    """The batch's maps, errors and geometry as tensors, and the decoder that models them."""
+
+    def __init__(self, prepared, decoder, names, dtype, moment0_scale="linear"):
+        stack = lambda arrays: torch.tensor(np.stack(arrays), dtype=dtype)  # noqa: E731
+        self.d0 = stack([p.moment0 for p in prepared])
+        self.d1 = stack([p.moment1 for p in prepared])
+        self.mask = stack([p.mask for p in prepared])
+        self.log = moment0_scale == "log"
+        # measured pixel variances: for the reduced chi-square, not the weights
+        self.measured0 = stack([_error_map(p, 0) for p in prepared]) ** 2
+        if self.log:  # errors of log(d + floor)
+            self.measured0 = self.measured0 / (self.d0.clamp_min(0.0) + LOG_FLOOR) ** 2
+        self.measured1 = stack([_error_map(p, 1) for p in prepared]) ** 2
+        # the weights: one fitted scatter per map (see the module notes)
+        self.e0 = torch.zeros_like(self.d0)
+        self.e1 = torch.zeros_like(self.d1)
+        self.beam_area = torch.tensor([_beam_area(p) for p in prepared], dtype=dtype)
+        beams = [p.scales.beam for p in prepared]
+        self.beams = None
+        if any(b is not None for b in beams):
+            self.beams = torch.tensor(
+                [b if b is not None else (1e-4, 1e-4, 0.0) for b in beams], dtype=dtype
+            )
+        size = prepared[0].moment0.shape[0]
+        self.shape = tuple(prepared[0].moment0.shape)
+        c = (size - 1) / 2.0
+        self.origin = torch.tensor([-c / size, -c / size], dtype=dtype)
+        self.steps = torch.eye(2, dtype=dtype) / size
+        self.decoder = decoder
+        self.names = names
+
+    def __len__(self):
+        return self.d0.shape[0]
+
+    def subset(self, idx):
+        """The batch restricted to galaxies ``idx`` (same decoder and grid)."""
+        sub = object.__new__(_Batch)
+        sub.__dict__.update(self.__dict__)
+        for key in ("d0", "d1", "mask", "e0", "e1", "measured0", "measured1", "beam_area"):
+            setattr(sub, key, getattr(self, key)[idx])
+        sub.beams = None if self.beams is None else self.beams[idx]
+        return sub
+
+    def render(self, theta, galaxy):
+        """Raw model maps ``(N, H, W)`` for parameter rows ``theta`` of galaxies ``galaxy``."""
+        out0, out1 = [], []
+        dtype = theta.dtype
+        theta = theta.to(_RENDER_DTYPE)
+        origin, steps = self.origin.to(_RENDER_DTYPE), self.steps.to(_RENDER_DTYPE)
+        beams = None if self.beams is None else self.beams.to(_RENDER_DTYPE)
+        for start in range(0, theta.shape[0], _CHUNK):
+            rows = theta[start : start + _CHUNK]
+            idx = galaxy[start : start + _CHUNK]
+            params = {n: rows[:, k] for k, n in enumerate(self.names)}
+            params["scale_height"] = torch.exp(params[HEIGHT_NAME])
+            shift = torch.stack([params["x0"], params["y0"]], -1)
+            m0, m1 = self.decoder(
+                params,
+                params["inclination"],
+                origin - shift,
+                steps.expand(rows.shape[0], 2, 2),
+                self.shape,
+                pa_offset=params["pa_offset"],
+                beams=None if beams is None else beams[idx],
+            )
+            out0.append(m0.to(dtype))
+            out1.append(m1.to(dtype))
+        return torch.cat(out0), torch.cat(out1)
+
+    def exact(self):
+        """Names of the parameters whose derivatives the decoder gives exactly."""
+        names = []
+        for profile in (self.decoder.intensity, self.decoder.velocity):
+            if type(profile).jacobian is not DecoderProfile.jacobian:
+                names += list(profile.parameter_names())
+        return names
+
+    def derivatives(self, theta):
+        """Raw maps' exact derivatives ``(B, P, H, W)`` with respect to :meth:`exact`'s
+        parameters, for parameter rows ``theta`` of every galaxy in order."""
+        out0, out1 = [], []
+        dtype = theta.dtype
+        work = self.decoder._t.dtype  # the decoder's precision (analytic: no cancellation)
+        theta = theta.to(work)
+        origin, steps = self.origin.to(work), self.steps.to(work)
+        beams = None if self.beams is None else self.beams.to(work)
+        for start in range(0, theta.shape[0], _CHUNK_EXACT):
+            rows = theta[start : start + _CHUNK_EXACT]
+            idx = torch.arange(start, start + rows.shape[0])
+            params = {n: rows[:, k] for k, n in enumerate(self.names)}
+            params["scale_height"] = torch.exp(params[HEIGHT_NAME])
+            shift = torch.stack([params["x0"], params["y0"]], -1)
+            _, _, _, d0, d1 = self.decoder.derivatives(
+                params,
+                params["inclination"],
+                origin - shift,
+                steps.expand(rows.shape[0], 2, 2),
+                self.shape,
+                pa_offset=params["pa_offset"],
+                beams=None if beams is None else beams[idx],
+            )
+            out0.append(d0.to(dtype))
+            out1.append(d1.to(dtype))
+        return torch.cat(out0), torch.cat(out1)
+
+
+def _solve_nuisance(batch, model0, model1, w0, w1, galaxy):
+    """Residual maps with the closed-form (weighted) amplitude and velocity offset.
+
+    In log scale the moment-0 residual is ``log(a m + f) - log(d + f)`` and the
+    amplitude is refined by Gauss-Newton steps in log space.
+    """
+    dims = (-2, -1)
+    d0, d1 = batch.d0[galaxy], batch.d1[galaxy]
+    amp = (w0 * model0 * d0).sum(dims) / (w0 * model0**2).sum(dims).clamp_min(1e-30)
+    off = (w1 * (d1 - model1)).sum(dims) / w1.sum(dims).clamp_min(1e-30)
+    r1 = model1 + off[:, None, None] - d1
+    if not batch.log:
+        return amp[:, None, None] * model0 - d0, r1, amp, off
+    amp = _log_amplitude(d0, model0, w0, amp.clamp_min(1e-12), LOG_FLOOR)
+    r0 = torch.log(amp[:, None, None] * model0.clamp_min(0.0) + LOG_FLOOR)
+    return r0 - torch.log(d0.clamp_min(0.0) + LOG_FLOOR), r1, amp, off
+
+
+class _Weights:
+    """Student-t weights and jitters of each galaxy's two maps (IRLS state)."""
+
+    def __init__(self, batch):
+        self.batch = batch
+        peak0 = batch.d0.abs().flatten(1).amax(1)
+        peak1 = batch.d1.abs().flatten(1).amax(1)
+        self.floor = ((1e-4 * peak0) ** 2, (1e-4 * peak1) ** 2)  # keeps weights finite
+        self.u = (batch.mask.clone(), batch.mask.clone())
+        self.j2 = None
+
+    def subset(self, batch, idx):
+        """The weights of galaxies ``idx``, attached to the sub-batch ``batch``."""
+        sub = object.__new__(_Weights)
+        sub.batch = batch
+        sub.floor = tuple(f[idx] for f in self.floor)
+        sub.u = tuple(u[idx] for u in self.u)
+        sub.j2 = None if self.j2 is None else tuple(j[idx] for j in self.j2)
+        return sub
+
+    def assign(self, idx, sub):
+        """Copy the state of a :meth:`subset` back into galaxies ``idx``."""
+        for mine, theirs in zip(self.u, sub.u, strict=True):
+            mine[idx] = theirs
+        if self.j2 is None:
+            self.j2 = tuple(torch.zeros(len(self.batch), dtype=j.dtype) for j in sub.j2)
+        for mine, theirs in zip(self.j2, sub.j2, strict=True):
+            mine[idx] = theirs
+
+    def variances(self):
+        b = self.batch
+        return b.e0 + self.j2[0][:, None, None], b.e1 + self.j2[1][:, None, None]
+
+    def weights(self, fisher=False):
+        """Inverse-variance pixel weights ``(w0, w1)``; Fisher weights for the curvature."""
+        var0, var1 = self.variances()
+        mask = self.batch.mask
+        if fisher:  # expected information of Student-t residuals
+            f = (NU + 1.0) / (NU + 3.0)
+            return f * mask / var0, f * mask / var1
+        return mask * self.u[0] / var0, mask * self.u[1] / var1
+
+    def update(self, model0, model1, rounds=3):
+        """Re-estimate weights and jitters from the residuals of the current models."""
+        b = self.batch
+        galaxy = torch.arange(len(b))
+        dims = (-2, -1)
+        for _ in range(rounds):
+            if self.j2 is None:
+                w0 = w1 = b.mask
+            else:
+                w0, w1 = self.weights()
+            r0, r1, _, _ = _solve_nuisance(b, model0, model1, w0, w1, galaxy)
+            j2 = []
+            for r, e, u, floor in zip((r0, r1), (b.e0, b.e1), self.u, self.floor, strict=True):
+                wu = u * b.mask
+                j2.append(
+                    torch.maximum(
+                        ((wu * (r**2 - e)).sum(dims) / wu.sum(dims).clamp_min(1e-30)), floor
+                    )
+                )
+            self.j2 = tuple(j2)
+            var0, var1 = self.variances()
+            self.u = (
+                b.mask * (NU + 1.0) / (NU + r0**2 / var0),
+                b.mask * (NU + 1.0) / (NU + r1**2 / var1),
+            )
+
+
+def _vector(batch, model0, model1, weights, galaxy, scale):
+    """Weighted residual vectors ``(N, 2 H W)`` of models for galaxies ``galaxy``."""
+    w0, w1 = weights[0][galaxy], weights[1][galaxy]
+    r0, r1, _, _ = _solve_nuisance(batch, model0, model1, w0, w1, galaxy)
+    s = scale[galaxy][:, None, None]
+    return torch.cat(
+        [(r0 * torch.sqrt(w0) * s).flatten(1), (r1 * torch.sqrt(w1) * s).flatten(1)], 1
+    )
+
+
+def _perturbed(batch, theta, raw, steps, amplitude_index):
+    """Raw model maps with each parameter moved by its finite-difference step.
+
+    Returns a list of ``(k, model0, model1)``, one per parameter ``k``; the
+    velocity amplitude's maps are the current ones rescaled (moment 1 is linear
+    in it), so they cost no decoder pass, and the parameters of profiles that
+    give exact derivatives (ring values) are the current maps moved along them
+    (one decoder pass for them all).
+    """
+    b, p = theta.shape
+    exact = [batch.names.index(n) for n in batch.exact()]
+    columns = [k for k in range(p) if k != amplitude_index and k not in exact]
+    linear = []
+    if exact:
+        d0, d1 = batch.derivatives(theta)
+        for j, k in enumerate(exact):
+            linear.append((k, raw[0] + steps[k] * d0[:, j], raw[1] + steps[k] * d1[:, j]))
+    rows = theta.repeat(len(columns), 1)
+    for j, k in enumerate(columns):
+        rows[j * b : (j + 1) * b, k] += steps[k]
+    m0, m1 = batch.render(rows, torch.arange(b).repeat(len(columns)))
+    out = [(k, m0[j * b : (j + 1) * b], m1[j * b : (j + 1) * b]) for j, k in enumerate(columns)]
+    out += linear
+    if amplitude_index is not None:
+        k = amplitude_index
+        factor = (theta[:, k] + steps[k]) / theta[:, k].clamp_min(1e-12)
+        out.append((k, raw[0], raw[1] * factor[:, None, None]))
+    return out
+
+
+def _jacobian(batch, theta, raw, perturbed, weights, scale, steps):
+    """Jacobian ``(B, N, P)`` of :func:`_vector` from :func:`_perturbed` maps, and its value."""
+    b, p = theta.shape
+    galaxy = torch.arange(b)
+    base = _vector(batch, raw[0], raw[1], weights, galaxy, scale)
+    jac = torch.zeros(b, base.shape[1], p, dtype=theta.dtype)
+    for k, m0, m1 in perturbed:
+        jac[:, :, k] = (_vector(batch, m0, m1, weights, galaxy, scale) - base) / steps[k]
+    return jac, base

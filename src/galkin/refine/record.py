@@ -1,0 +1,65 @@
+"""`Refinement`: what the refinement of one galaxy returns."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Refinement:
+    """The refined fit of one galaxy (decoder units, network grid).
+
+    Attributes
+    ----------
+    names : tuple of str
+        Fitted parameters: the profile parameters, ``inclination``, ``pa_offset``,
+        the centre offsets ``x0``, ``y0`` and ``log_scale_height``.
+    value : dict of str to float
+        Best-fitting value of each parameter.
+    covariance : `numpy.ndarray`
+        ``(P, P)`` Laplace covariance in ``names`` order.
+    start : dict of str to float
+        Where the fit started (the network's estimate).
+    amplitude, offset : float
+        Closed-form moment-0 amplitude and moment-1 offset (normalised units).
+    model0, model1 : `numpy.ndarray`
+        Model maps on the network grid, amplitude and offset applied.
+    loss : float
+        Unweighted mean-squared residual of both maps (the thesis's loss).
+    chi2 : tuple of float
+        Reduced chi-square of moment 0 and moment 1 against the measured pixel
+        errors (NaN where the maps carry none): above 1 the model does not
+        describe the data to within their noise.
+    jitter : tuple of float
+        Fitted extra scatter of moment 0 and moment 1 (normalised units).
+    correlation : tuple of float
+        Correlation area of each map's residuals in network pixels: the
+        likelihood counts one independent measurement per area.
+    at_bound : tuple of str
+        Parameters that ended at a bound of their range.
+    converged : bool
+        Whether the last step changed every parameter by less than 2% of its error.
+    iterations : int
+        Levenberg-Marquardt iterations run.
+    """
+
+    names: tuple
+    value: dict
+    covariance: np.ndarray
+    start: dict
+    amplitude: float
+    offset: float
+    model0: np.ndarray
+    model1: np.ndarray
+    loss: float
+    chi2: tuple
+    jitter: tuple
+    correlation: tuple
+    at_bound: tuple
+    converged: bool
+    iterations: int
+
+    def error(self, name):
+        """1-sigma Laplace error of parameter ``name``."""
+        k = self.names.index(name)
+        return float(np.sqrt(max(self.covariance[k, k], 0.0)))
