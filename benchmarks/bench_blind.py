@@ -25,6 +25,9 @@ Throughput
     Galaxies per second on prepared maps for a mean-field pass, 100 and 1000
     MC-dropout samples, beside the thesis's 2.5 ms per galaxy per core and 2.5 s
     per 1000 samples; encoders alone and with the decoder and loss of the mean model.
+    Then what refinement by the physics (``galkin.refine``, the default of
+    ``galkin.fit``) adds: ``fit_prepared`` with and without it on the same prepared
+    galaxies (simulated cubes of survey-like conditions), and the ratio.
 """
 
 import argparse
@@ -159,6 +162,46 @@ def throughput(net, data, n, threads):
         )
 
 
+def refinement_cost(n, threads, seed=7):
+    """Seconds per galaxy of the blind fit with and without refinement, same galaxies."""
+    import warnings
+
+    from astropy import units as u
+
+    import galkin
+    from galkin.fitting import fit_prepared, prepare_maps
+
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(seed)
+    prepared = []
+    for k in range(n):
+        cube = galkin.simulate_cube(
+            inclination=rng.uniform(25, 80) * u.deg,
+            position_angle=rng.uniform(0, 360) * u.deg,
+            v_max=rng.uniform(80, 300) * u.km / u.s,
+            r_turn=rng.uniform(2, 8) * u.arcsec,
+            r_scale=rng.uniform(5, 10) * u.arcsec,
+            beam=rng.uniform(2, 4) * u.arcsec,
+            snr=rng.uniform(8, 30),
+            n_particles=200_000,
+            seed=1000 + k,
+        )
+        prepared.append(prepare_maps(cube))
+    timings = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # quality flags of individual galaxies
+        for refine in (False, True):
+            start = time.perf_counter()
+            fit_prepared(prepared, refine=refine, mc_samples=100, seed=0)
+            timings[refine] = (time.perf_counter() - start) / n
+    print(f"\nrefinement cost on {n} prepared 64x64 galaxies, {threads} thread(s), 100 MC samples")
+    print(f"{'fit_prepared':34s} {'galaxies/s':>11s} {'ms/galaxy':>10s}")
+    for refine, sec in timings.items():
+        label = "blind + refinement" if refine else "blind, network only"
+        print(f"{label:34s} {1 / sec:11.1f} {1e3 * sec:10.1f}")
+    print(f"refinement costs {timings[True] / timings[False]:.1f}x the network-only fit")
+
+
 def test_sets(args):
     """The benchmark's galaxies: simulated with disjoint seeds, or read from ``--cache``."""
     from pathlib import Path
@@ -212,6 +255,9 @@ def main():
         help="simulator particles per thesis-condition cube (shot noise; training used 200,000)",
     )
     parser.add_argument("--no-throughput", action="store_true")
+    parser.add_argument(
+        "--refine-galaxies", type=int, default=64, help="galaxies timed with refinement"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     sets = test_sets(args)
@@ -249,6 +295,8 @@ def main():
             )
     if kept is not None and not args.no_throughput:
         throughput(net, kept, min(1000, len(kept["m0"])), args.threads)
+    if not args.no_throughput:
+        refinement_cost(args.refine_galaxies, args.threads)
 
 
 if __name__ == "__main__":
