@@ -127,6 +127,26 @@ class DiscDecoder(torch.nn.Module):
         vp = {k: params[k].reshape(shape) for k in self.velocity.parameter_names()}
         return ip, vp
 
+    def _frame(self, origin, steps, shape, pa_offset, beams):
+        """Frame coordinates of the (padded) grid, the line-of-sight bound and the beams.
+
+        Returns ``x, y`` (rotated by ``pa_offset``), ``r_max``, the beam kernels
+        (None without beams) and the padding they need.
+        """
+        kernels = None
+        pad = 0
+        if beams is not None:
+            kernels = beam_kernels(beams, steps, dtype=origin.dtype, device=origin.device)
+            pad = kernels.shape[-1] // 2
+        x, y = self._grid(origin, steps, shape, pad)
+        if pa_offset is not None:
+            c = torch.cos(pa_offset)[:, None, None]
+            s = torch.sin(pa_offset)[:, None, None]
+            x, y = x * c + y * s, -x * s + y * c
+        corners = origin.abs().sum(-1) + steps.abs().sum((-2, -1)) * (max(shape) + pad)
+        r_max = (corners.max() * 1.5).detach()
+        return x, y, r_max, kernels, pad
+
     def render(self, params, inclination, x, y, r_max, *, second=False):
         """Unconvolved (M0, M0 * M1) at frame coordinates ``x, y`` (B, H, W).
 
@@ -218,18 +238,7 @@ class DiscDecoder(torch.nn.Module):
         sigma : `torch.Tensor`
             ``(B, H, W)``, only with ``dispersion=True``: in the units of moment 1.
         """
-        kernels = None
-        pad = 0
-        if beams is not None:
-            kernels = beam_kernels(beams, steps, dtype=origin.dtype, device=origin.device)
-            pad = kernels.shape[-1] // 2
-        x, y = self._grid(origin, steps, shape, pad)
-        if pa_offset is not None:
-            c = torch.cos(pa_offset)[:, None, None]
-            s = torch.sin(pa_offset)[:, None, None]
-            x, y = x * c + y * s, -x * s + y * c
-        corners = origin.abs().sum(-1) + steps.abs().sum((-2, -1)) * (max(shape) + pad)
-        r_max = (corners.max() * 1.5).detach()
+        x, y, r_max, kernels, pad = self._frame(origin, steps, shape, pa_offset, beams)
         maps = self.render(params, inclination, x, y, r_max, second=dispersion)
         if kernels is not None:
             smeared = convolve(torch.stack(maps, 1), kernels)
@@ -262,18 +271,7 @@ class DiscDecoder(torch.nn.Module):
         d_moment0, d_moment1 : `torch.Tensor`
             ``(B, P, H, W)``: derivatives of the two maps with respect to ``names``.
         """
-        kernels = None
-        pad = 0
-        if beams is not None:
-            kernels = beam_kernels(beams, steps, dtype=origin.dtype, device=origin.device)
-            pad = kernels.shape[-1] // 2
-        x, y = self._grid(origin, steps, shape, pad)
-        if pa_offset is not None:
-            c = torch.cos(pa_offset)[:, None, None]
-            s = torch.sin(pa_offset)[:, None, None]
-            x, y = x * c + y * s, -x * s + y * c
-        corners = origin.abs().sum(-1) + steps.abs().sum((-2, -1)) * (max(shape) + pad)
-        r_max = (corners.max() * 1.5).detach()
+        x, y, r_max, kernels, pad = self._frame(origin, steps, shape, pa_offset, beams)
         names, maps = self._render_derivatives(params, inclination, x, y, r_max)
         if kernels is not None:
             maps = convolve(maps, kernels)[:, :, pad : -pad or None, pad : -pad or None]

@@ -196,7 +196,13 @@ class DecoderProfile(abc.ABC):
         dict of str to `numpy.ndarray`
             ``(T,)`` samples of each of this profile's parameters.
         """
-        raise NotImplementedError(f"profile {self.name!r} has no proxy to start from.")
+        from .exceptions import PluginError
+
+        raise PluginError(
+            f"profile {self.name!r} (proxy={self.proxy!r}) does not implement "
+            "from_proxy(proxy, values): a profile that names a proxy must map the proxy's "
+            "fitted parameters to its own starting values."
+        )
 
     def regularization(self, **params):
         """Extra residuals that keep poorly constrained parameters well behaved.

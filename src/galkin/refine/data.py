@@ -83,6 +83,18 @@ class _Batch:
         sub.beams = None if self.beams is None else self.beams[idx]
         return sub
 
+    def _decoder_args(self, rows, idx, origin, steps, beams):
+        """The decoder's positional and keyword arguments for ``rows`` of galaxies ``idx``."""
+        params = {n: rows[:, k] for k, n in enumerate(self.names)}
+        params["scale_height"] = torch.exp(params[HEIGHT_NAME])
+        shift = torch.stack([params["x0"], params["y0"]], -1)
+        args = (params, params["inclination"], origin - shift)
+        args += (steps.expand(rows.shape[0], 2, 2), self.shape)
+        return args, {
+            "pa_offset": params["pa_offset"],
+            "beams": None if beams is None else beams[idx],
+        }
+
     def render(self, theta, galaxy):
         """Raw model maps ``(N, H, W)`` for parameter rows ``theta`` of galaxies ``galaxy``."""
         out0, out1 = [], []
@@ -93,18 +105,8 @@ class _Batch:
         for start in range(0, theta.shape[0], _CHUNK):
             rows = theta[start : start + _CHUNK]
             idx = galaxy[start : start + _CHUNK]
-            params = {n: rows[:, k] for k, n in enumerate(self.names)}
-            params["scale_height"] = torch.exp(params[HEIGHT_NAME])
-            shift = torch.stack([params["x0"], params["y0"]], -1)
-            m0, m1 = self.decoder(
-                params,
-                params["inclination"],
-                origin - shift,
-                steps.expand(rows.shape[0], 2, 2),
-                self.shape,
-                pa_offset=params["pa_offset"],
-                beams=None if beams is None else beams[idx],
-            )
+            args, kwargs = self._decoder_args(rows, idx, origin, steps, beams)
+            m0, m1 = self.decoder(*args, **kwargs)
             out0.append(m0.to(dtype))
             out1.append(m1.to(dtype))
         return torch.cat(out0), torch.cat(out1)
@@ -129,18 +131,8 @@ class _Batch:
         for start in range(0, theta.shape[0], _CHUNK_EXACT):
             rows = theta[start : start + _CHUNK_EXACT]
             idx = torch.arange(start, start + rows.shape[0])
-            params = {n: rows[:, k] for k, n in enumerate(self.names)}
-            params["scale_height"] = torch.exp(params[HEIGHT_NAME])
-            shift = torch.stack([params["x0"], params["y0"]], -1)
-            _, _, _, d0, d1 = self.decoder.derivatives(
-                params,
-                params["inclination"],
-                origin - shift,
-                steps.expand(rows.shape[0], 2, 2),
-                self.shape,
-                pa_offset=params["pa_offset"],
-                beams=None if beams is None else beams[idx],
-            )
+            args, kwargs = self._decoder_args(rows, idx, origin, steps, beams)
+            _, _, _, d0, d1 = self.decoder.derivatives(*args, **kwargs)
             out0.append(d0.to(dtype))
             out1.append(d1.to(dtype))
         return torch.cat(out0), torch.cat(out1)
