@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from astropy import units as u
 
 import galkin
@@ -133,3 +134,22 @@ def test_fit_refines_by_default_and_not_when_asked():
     # the error holds at least the model's systematic floor (1.5% of V sin i)
     assert refined.v_max_err > 0.015 * refined.v_max
     assert refined.inclination_err >= 0.75 * u.deg
+
+
+def test_broyden_update_meets_the_secant_condition():
+    """After a step, the updated derivative maps predict the change the step caused."""
+    from galkin.refine.data import _broyden
+
+    rng = np.random.default_rng(3)
+    b, p, h, w = 2, 4, 5, 6
+    d = tuple(torch.tensor(rng.normal(size=(b, p, h, w))) for _ in range(2))
+    taken = torch.tensor(rng.normal(size=(b, p)))
+    taken[1] = 0.0  # a galaxy whose step failed keeps its maps
+    change = tuple(torch.tensor(rng.normal(size=(b, h, w))) for _ in range(2))
+    scale = torch.tensor([1.0, 10.0, 0.1, 3.0], dtype=torch.float64)
+    new = _broyden(d, taken, change, scale, exact=[2])
+    for old, upd, dm in zip(d, new, change, strict=True):
+        predicted = torch.einsum("bphw,bp->bhw", upd, taken)
+        torch.testing.assert_close(predicted[0], dm[0])
+        torch.testing.assert_close(upd[1], old[1])  # did not move
+        torch.testing.assert_close(upd[:, 2], old[:, 2])  # closed-form column untouched

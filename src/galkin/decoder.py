@@ -147,6 +147,47 @@ class DiscDecoder(torch.nn.Module):
         r_max = (corners.max() * 1.5).detach()
         return x, y, r_max, kernels, pad
 
+    @staticmethod
+    def _support_pixels(support, pad):
+        """Galaxy and flat pixel indices of the padded grid that ``support`` needs.
+
+        ``support`` ``(B, H, W)`` marks the output pixels wanted; after the beam,
+        each depends on the padded grid within ``pad`` pixels, so the support is
+        dilated by that.
+        """
+        wanted = support.to(torch.float32)
+        k = 2 * pad + 1
+        # the padded grid, dilated: box sums (differences of cumulative sums) along
+        # rows, then columns, each window the k pixels centred on its own
+        for axis, edges in ((-1, (k, k - 1)), (-2, (0, 0, k, k - 1))):
+            total = torch.nn.functional.pad(wanted, edges).cumsum(axis)
+            n = total.shape[axis]
+            wanted = total.narrow(axis, k, n - k) - total.narrow(axis, 0, n - k)
+        return torch.nonzero(wanted.flatten(1) > 0.5, as_tuple=True)
+
+    @staticmethod
+    def _rows(params, inclination, rows):
+        """Per-galaxy parameters repeated for every rendered pixel (``rows``: its galaxy)."""
+        b = inclination.shape[0]
+        take = lambda v: v[rows] if torch.is_tensor(v) and v.shape[:1] == (b,) else v  # noqa: E731
+        return {k: take(v) for k, v in params.items()}, inclination[rows]
+
+    def _render_support(self, render, params, inclination, x, y, support, pad):
+        """Maps ``(B, C, H, W)`` of ``render(params, inclination, x, y)``.
+
+        With a ``support``, only the pixels it needs are rendered, each as a
+        one-pixel grid of its own (so galaxies with small masks cost little);
+        the other pixels are 0.
+        """
+        if support is None:
+            return torch.stack(render(params, inclination, x, y), 1)
+        galaxy, pixel = self._support_pixels(support, pad)
+        pick = lambda grid: grid.flatten(1)[galaxy, pixel][:, None, None]  # noqa: E731
+        values = render(*self._rows(params, inclination, galaxy), pick(x), pick(y))
+        out = x.new_zeros(len(values), x.shape[0], x[0].numel())
+        out[:, galaxy, pixel] = torch.stack([v[:, 0, 0] for v in values])
+        return out.transpose(0, 1).reshape(x.shape[0], len(values), *x.shape[1:])
+
     def render(self, params, inclination, x, y, r_max, *, second=False):
         """Unconvolved (M0, M0 * M1) at frame coordinates ``x, y`` (B, H, W).
 
@@ -205,6 +246,7 @@ class DiscDecoder(torch.nn.Module):
         pa_offset=None,
         beams=None,
         dispersion=False,
+        support=None,
     ):
         """Model moment-0 and moment-1 maps (and the dispersion rotation alone causes).
 
@@ -229,6 +271,10 @@ class DiscDecoder(torch.nn.Module):
             ``sqrt(B * (M0 v^2) / B * M0 - M1'^2)``, the spread of rotation velocities
             the beam (and the disc's thickness) mixes into each pixel. This is the
             beam-smearing term to subtract in quadrature from an observed dispersion.
+        support : `torch.Tensor`, optional
+            ``(B, H, W)`` boolean: the output pixels that are needed (a fit's mask).
+            Only the pixels they depend on through the beam are rendered, and the
+            maps are exact there; elsewhere they are not meaningful (0 in moment 0).
 
         Returns
         -------
@@ -239,10 +285,11 @@ class DiscDecoder(torch.nn.Module):
             ``(B, H, W)``, only with ``dispersion=True``: in the units of moment 1.
         """
         x, y, r_max, kernels, pad = self._frame(origin, steps, shape, pa_offset, beams)
-        maps = self.render(params, inclination, x, y, r_max, second=dispersion)
+        draw = lambda *args: self.render(*args, r_max, second=dispersion)  # noqa: E731
+        maps = self._render_support(draw, params, inclination, x, y, support, pad)
         if kernels is not None:
-            smeared = convolve(torch.stack(maps, 1), kernels)
-            maps = [smeared[:, k, pad : -pad or None, pad : -pad or None] for k in range(len(maps))]
+            maps = convolve(maps, kernels)[:, :, pad : -pad or None, pad : -pad or None]
+        maps = maps.unbind(1)
         m0 = maps[0]
         tiny = 1e-6 * m0.detach().flatten(1).amax(1)[:, None, None] + 1e-30
         m1 = maps[1] / (m0 + tiny)
@@ -253,7 +300,9 @@ class DiscDecoder(torch.nn.Module):
         variance = maps[2] / safe - (maps[1] / safe) ** 2
         return m0, m1, torch.sqrt(torch.where(bright, variance, 0.0).clamp_min(0.0))
 
-    def derivatives(self, params, inclination, origin, steps, shape, *, pa_offset=None, beams=None):
+    def derivatives(
+        self, params, inclination, origin, steps, shape, *, pa_offset=None, beams=None, support=None
+    ):
         """Model maps and their exact derivatives with respect to profile parameters.
 
         Only the parameters of profiles that provide
@@ -272,7 +321,14 @@ class DiscDecoder(torch.nn.Module):
             ``(B, P, H, W)``: derivatives of the two maps with respect to ``names``.
         """
         x, y, r_max, kernels, pad = self._frame(origin, steps, shape, pa_offset, beams)
-        names, maps = self._render_derivatives(params, inclination, x, y, r_max)
+        names = []
+
+        def draw(*args):
+            found, maps = self._render_derivatives(*args, r_max)
+            names[:] = found
+            return maps.unbind(1)
+
+        maps = self._render_support(draw, params, inclination, x, y, support, pad)
         if kernels is not None:
             maps = convolve(maps, kernels)[:, :, pad : -pad or None, pad : -pad or None]
         p = len(names)

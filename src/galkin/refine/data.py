@@ -93,6 +93,7 @@ class _Batch:
         return args, {
             "pa_offset": params["pa_offset"],
             "beams": None if beams is None else beams[idx],
+            "support": self.mask[idx] > 0,  # the residuals need nothing else
         }
 
     def render(self, theta, galaxy):
@@ -263,6 +264,58 @@ def _perturbed(batch, theta, raw, steps, amplitude_index):
         factor = (theta[:, k] + steps[k]) / theta[:, k].clamp_min(1e-12)
         out.append((k, raw[0], raw[1] * factor[:, None, None]))
     return out
+
+
+def _derivative_maps(batch, theta, raw, steps, amplitude_index):
+    """Finite-difference derivatives of the raw maps, ``(B, P, H, W)`` each.
+
+    The columns of :func:`_perturbed` divided by their steps: the optimiser keeps
+    them between iterations and updates them (:func:`_broyden`) instead of
+    rendering one decoder pass per parameter every iteration.
+    """
+    b, p = theta.shape
+    d0 = torch.zeros(b, p, *raw[0].shape[1:], dtype=raw[0].dtype)
+    d1 = torch.zeros_like(d0)
+    for k, m0, m1 in _perturbed(batch, theta, raw, steps, amplitude_index):
+        d0[:, k] = (m0 - raw[0]) / steps[k]
+        d1[:, k] = (m1 - raw[1]) / steps[k]
+    return d0, d1
+
+
+def _linear_perturbed(theta, raw, derivatives, steps, amplitude_index):
+    """:func:`_perturbed`'s maps from derivative maps (the amplitude's exact)."""
+    d0, d1 = derivatives
+    if amplitude_index is not None:  # moment 1 is linear in the amplitude
+        d0, d1 = d0.clone(), d1.clone()
+        d0[:, amplitude_index] = 0.0
+        d1[:, amplitude_index] = raw[1] / theta[:, amplitude_index].clamp_min(1e-12)[:, None, None]
+    perturbed = [
+        (k, raw[0] + steps[k] * d0[:, k], raw[1] + steps[k] * d1[:, k])
+        for k in range(theta.shape[1])
+    ]
+    return perturbed, (d0, d1)
+
+
+def _broyden(derivatives, taken, change, scale, exact=()):
+    """Broyden's rank-one update of derivative maps after an accepted step.
+
+    ``derivatives`` ``(d0, d1)`` ``(B, P, H, W)``; ``taken`` ``(B, P)`` the step;
+    ``change`` the two raw maps' change it caused; ``scale`` ``(P,)`` each
+    parameter's typical size (the update is least-change in ``taken / scale``).
+    Columns in ``exact`` (known in closed form) are left alone. Galaxies that
+    did not move keep their maps.
+    """
+    keep = torch.ones(taken.shape[1], dtype=taken.dtype)
+    keep[list(exact)] = 0.0
+    u = keep * taken / scale
+    norm = (u**2).sum(-1)
+    moved = norm > 0
+    u = torch.where(moved[:, None], u / norm.clamp_min(1e-300)[:, None], 0.0) / scale
+    out = []
+    for d, dm in zip(derivatives, change, strict=True):
+        miss = dm - torch.einsum("bphw,bp->bhw", d, taken)
+        out.append(d + miss[:, None] * u[:, :, None, None])
+    return tuple(out)
 
 
 def _jacobian(batch, theta, raw, perturbed, weights, scale, steps):

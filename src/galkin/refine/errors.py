@@ -11,7 +11,7 @@ from .constants import (
     _MAX_LAG,
     SYSTEMATIC_FLOOR,
 )
-from .data import _jacobian, _perturbed, _solve_nuisance
+from .data import _jacobian, _linear_perturbed, _solve_nuisance
 
 
 def _correlation_area(batch, model0, model1, weights):
@@ -57,11 +57,14 @@ def _correlation_area(batch, model0, model1, weights):
     return areas
 
 
-def _laplace(batch, theta, raw, weights, steps, amplitude_index, prior_precision):
-    """Posterior covariance: each map's Fisher information over its correlation area."""
+def _laplace(batch, theta, raw, weights, steps, amplitude_index, prior_precision, derivatives):
+    """Posterior covariance: each map's Fisher information over its correlation area.
+
+    ``derivatives``: the raw maps' derivative maps at ``theta`` (``(B, P, H, W)`` each).
+    """
     fisher = weights.weights(fisher=True)
     areas = _correlation_area(batch, *raw, weights.weights())
-    perturbed = _perturbed(batch, theta, raw, steps, amplitude_index)
+    perturbed = _linear_perturbed(theta, raw, derivatives, steps, amplitude_index)[0]
     ones = torch.ones(len(batch), dtype=theta.dtype)
     zero = torch.zeros_like(fisher[0])
     info = prior_precision.clone()

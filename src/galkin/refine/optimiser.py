@@ -17,7 +17,16 @@ from .constants import (
     HEIGHT_PRIOR,
     PRIOR_WIDTH,
 )
-from .data import _Batch, _jacobian, _perturbed, _solve_nuisance, _vector, _Weights
+from .data import (
+    _Batch,
+    _broyden,
+    _derivative_maps,
+    _jacobian,
+    _linear_perturbed,
+    _solve_nuisance,
+    _vector,
+    _Weights,
+)
 from .errors import _laplace
 from .record import Refinement
 
@@ -144,6 +153,9 @@ def refine(
         weights = _Weights(batch)
         lam = torch.full((b,), 1e-3, dtype=dtype)
         converged = torch.zeros(b, dtype=torch.bool)
+        # derivative maps of the raw models, kept between iterations (Broyden)
+        derivatives = tuple(torch.zeros(b, p, *m.shape[1:], dtype=dtype) for m in raw)
+        stale = torch.ones(b, dtype=torch.bool)  # whose derivatives need a full pass
         done = 0
         while done < int(iterations) and not bool(converged.all()):
             done += 1
@@ -155,23 +167,36 @@ def refine(
                 sub_weights,
                 theta[idx],
                 tuple(m[idx] for m in raw),
-                mu[idx],
-                sigma[idx],
+                (mu[idx], sigma[idx]),
                 lam[idx],
                 scale[idx],
                 steps,
                 amp_index,
                 (lo, hi),
+                (tuple(d[idx] for d in derivatives), stale[idx]),
                 regularizer,
             )
             theta[idx], lam[idx], converged[idx] = state[0], state[2], state[3]
             raw[0][idx], raw[1][idx] = state[1]
+            derivatives[0][idx], derivatives[1][idx] = state[4]
+            stale[idx] = state[5]
             weights.assign(idx, sub_weights)
         weights.update(*raw)
         if regularizer is not None:  # a prior: its curvature adds to the information
             reg_jac = regularizer(theta)[1]
             prior_precision = prior_precision + reg_jac.transpose(1, 2) @ reg_jac
-        covariance, areas = _laplace(batch, theta, raw, weights, steps, amp_index, prior_precision)
+        # the converged galaxies' derivatives are fresh to within the last small
+        # step; the others' are rendered again at the answer
+        redo = torch.nonzero(~converged).flatten()
+        if len(redo):
+            fresh = _derivative_maps(
+                batch.subset(redo), theta[redo], tuple(m[redo] for m in raw), steps, amp_index
+            )
+            for mine, new in zip(derivatives, fresh, strict=True):
+                mine[redo] = new
+        covariance, areas = _laplace(
+            batch, theta, raw, weights, steps, amp_index, prior_precision, derivatives
+        )
         physical = torch.tensor([n in space.physical_lower for n in names])
         return _results(
             batch,
@@ -188,18 +213,42 @@ def refine(
         )
 
 
-def _step(batch, weights, theta, raw, mu, sigma, lam, scale, steps, amp_index, bounds, reg=None):
+def _step(batch, weights, theta, raw, prior, lam, scale, steps, amp_index, bounds, jac, reg=None):
     """One Levenberg-Marquardt iteration of a (sub-)batch.
 
-    Returns the new ``theta``, its raw maps, the damping and which galaxies converged:
-    a step was accepted and moved every parameter by less than `_CONVERGED` of its error.
-    ``reg`` (from :func:`_regularizer`) adds the profiles' regularisation residuals.
+    ``jac`` holds the raw maps' derivative maps ``(d0, d1)`` from the last
+    iteration and which galaxies' are ``stale`` (first iteration, or a failed
+    step): those are rendered afresh, one decoder pass per parameter; the others
+    were updated by Broyden's formula after their last step, which costs no
+    decoder pass (the columns the decoder gives in closed form, ring values, are
+    recomputed exactly: one pass for them all). Only galaxies whose step has not
+    been accepted yet are rendered again while the damping rises. ``reg`` (from
+    :func:`_regularizer`) adds the profiles' regularisation residuals.
+
+    Returns the new ``theta``, its raw maps, the damping, which galaxies converged
+    (a step with fresh derivatives was accepted and moved every parameter by less
+    than `_CONVERGED` of its error), the updated derivative maps and which of them
+    must be rendered afresh next time (a failed step, or a small one to confirm).
     """
     lo, hi = bounds
-    galaxy = torch.arange(len(batch))
+    mu, sigma = prior
+    (d0, d1), stale = jac
     weights.update(*raw)
     w = weights.weights()
-    perturbed = _perturbed(batch, theta, raw, steps, amp_index)
+    fresh = torch.nonzero(stale).flatten()
+    if len(fresh):
+        f0, f1 = _derivative_maps(
+            batch.subset(fresh), theta[fresh], tuple(m[fresh] for m in raw), steps, amp_index
+        )
+        d0, d1 = d0.clone(), d1.clone()
+        d0[fresh], d1[fresh] = f0, f1
+    exact = [batch.names.index(n) for n in batch.exact()]
+    kept = torch.nonzero(~stale).flatten()
+    if exact and len(kept):  # closed-form columns (ring values): one pass gives them all
+        e0, e1 = batch.subset(kept).derivatives(theta[kept])
+        columns = torch.tensor(exact)
+        d0[kept[:, None], columns], d1[kept[:, None], columns] = e0, e1
+    perturbed, (d0, d1) = _linear_perturbed(theta, raw, (d0, d1), steps, amp_index)
     jac, res = _jacobian(batch, theta, raw, perturbed, w, scale, steps)
     jtj = jac.transpose(1, 2) @ jac + torch.diag_embed(1.0 / sigma**2)
     grad = jac.transpose(1, 2) @ res[..., None] + ((theta - mu) / sigma**2)[..., None]
@@ -208,32 +257,43 @@ def _step(batch, weights, theta, raw, mu, sigma, lam, scale, steps, amp_index, b
         jtj = jtj + extra_jac.transpose(1, 2) @ extra_jac
         grad = grad + extra_jac.transpose(1, 2) @ extra[..., None]
 
-    def cost(vector, at):
-        total = (vector**2).sum(-1) + (((at - mu) / sigma) ** 2).sum(-1)
+    def cost(vector, at, rows):
+        total = (vector**2).sum(-1) + (((at - mu[rows]) / sigma[rows]) ** 2).sum(-1)
         return total if reg is None else total + (reg(at, False)[0] ** 2).sum(-1)
 
-    before = cost(res, theta)
+    galaxy = torch.arange(len(batch))
+    before = cost(res, theta, galaxy)
     pending = torch.ones(len(batch), dtype=torch.bool)
-    taken = torch.zeros_like(theta)
+    start, start_raw = theta, raw
     for _ in range(_ATTEMPTS):  # raise the damping of galaxies whose step failed
-        damp = torch.diag_embed(lam[:, None] * torch.diagonal(jtj, dim1=1, dim2=2))
-        step = -torch.linalg.solve(jtj + damp, grad)[..., 0]
-        trial = torch.minimum(torch.maximum(theta + step, lo), hi)
-        trial_raw = batch.render(trial, galaxy)
-        better = pending & (cost(_vector(batch, *trial_raw, w, galaxy, scale), trial) < before)
-        taken[better] = (trial - theta)[better]
-        theta = torch.where(better[:, None], trial, theta)
-        raw = tuple(
-            torch.where(better[:, None, None], t, r) for t, r in zip(trial_raw, raw, strict=True)
-        )
-        lam = torch.where(better, lam / 3.0, torch.where(pending, lam * 5.0, lam))
-        lam = lam.clamp(1e-7, 1e7)
-        pending &= ~better
+        rows = torch.nonzero(pending).flatten()
+        a = jtj[rows]
+        damp = torch.diag_embed(lam[rows, None] * torch.diagonal(a, dim1=1, dim2=2))
+        step = -torch.linalg.solve(a + damp, grad[rows])[..., 0]
+        trial = torch.minimum(torch.maximum(theta[rows] + step, lo), hi)
+        trial_raw = batch.render(trial, rows)
+        better = cost(_vector(batch, *trial_raw, w, rows, scale), trial, rows) < before[rows]
+        good = rows[better]
+        theta = theta.clone()
+        theta[good] = trial[better]
+        raw = tuple(r.clone() for r in raw)
+        for r, t in zip(raw, trial_raw, strict=True):
+            r[good] = t[better]
+        lam = lam.clone()
+        lam[rows] = torch.where(better, lam[rows] / 3.0, lam[rows] * 5.0).clamp(1e-7, 1e7)
+        pending[good] = False
         if not pending.any():
             break
+    taken = theta - start
+    change = tuple(r - r0 for r, r0 in zip(raw, start_raw, strict=True))
+    exact += [] if amp_index is None else [amp_index]
+    d0, d1 = _broyden((d0, d1), taken, change, steps, exact)
     err = torch.sqrt(torch.diagonal(torch.linalg.inv(jtj), dim1=1, dim2=2))
-    converged = ~pending & (taken.abs() < _CONVERGED * err).all(-1)
-    return theta, raw, lam, converged
+    small = ~pending & (taken.abs() < _CONVERGED * err).all(-1)
+    # a small step under updated derivatives may only mean they are off: converged
+    # once a step is small with derivatives rendered afresh (which the errors reuse)
+    converged = small & stale
+    return theta, raw, lam, converged, (d0, d1), pending | (small & ~stale)
 
 
 def _results(batch, names, theta, mu, covariance, raw, weights, areas, bounds, converged, done):
