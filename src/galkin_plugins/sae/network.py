@@ -115,8 +115,12 @@ class SAENetwork(nn.Module):
         """Aleatoric log-variances, ``(B, n_parameters)`` in output units."""
         return torch.cat([self.encoder0.aleatoric(f0), self.encoder1.aleatoric(f1)], -1)
 
-    def decode(self, params, beams=None):
-        """Model maps on the network grid for decoder-unit ``params``."""
+    def decode(self, params, beams=None, support=None):
+        """Model maps on the network grid for decoder-unit ``params``.
+
+        ``support`` (a mask, ``(B, H, W)``): render only what its pixels need
+        (`~galkin.decoder.DiscDecoder.forward`); the maps are not meaningful elsewhere.
+        """
         b = params["inclination"].shape[0]
         return self.decoder(
             params,
@@ -126,13 +130,17 @@ class SAENetwork(nn.Module):
             (self.size, self.size),
             pa_offset=params["pa_offset"],
             beams=beams,
+            support=support,
         )
 
     def forward(self, m0, m1, mask, beams=None):
-        """Return ``(loss per galaxy, params, amplitude, offset, model0, model1)``."""
+        """Return ``(loss per galaxy, params, amplitude, offset, model0, model1)``.
+
+        The model maps are rendered only where the loss reads them (``mask``).
+        """
         x0, x1 = self.inputs(m0, m1, mask)
         params = self.heads(*self.features(x0, x1, beams))
-        model0, model1 = self.decode(params, beams)
+        model0, model1 = self.decode(params, beams, support=mask > 0)
         loss, amp, off = reconstruction_loss(
             m0, m1, mask, model0, model1, moment0_scale=self.moment0_scale
         )
