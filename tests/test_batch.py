@@ -243,3 +243,52 @@ def test_a_file_that_kills_its_worker_process_loses_no_other_galaxy(files, monke
     table = galkin.fit_many(items, workers=2, batch_size=2, mc_samples=5, progress=False)
     assert list(table["status"]) == ["ok", "failed", "ok", "failed", "ok"]
     assert "process preparing it died" in table["error"][3]
+
+
+def test_rotation_curves_travel_with_the_rows_and_the_checkpoint(survey, tmp_path):
+    """fit_many(rotation_curves=True): one long table of every fitted galaxy's rings."""
+    items = survey[:3]  # a cube, a corrupt file, a good file
+    checkpoint = tmp_path / "curves.jsonl"
+    options = dict(mc_samples=10, seed=0, progress=False, workers=1, rotation_curves=True)
+    table, curves = galkin.fit_many(items, checkpoint=checkpoint, **options)
+    assert list(table["status"]) == ["ok", "failed", "ok"]
+    assert "rotation_curve" not in table.colnames
+    assert list(dict.fromkeys(curves["name"])) == ["galaxy_0", "good"]  # fitted ones, in order
+    assert curves["radius"].unit == u.arcsec and curves["v_rot"].unit == u.km / u.s
+    assert not np.any(curves["fitted_rings"])  # an arctan fit evaluated at laid-out rings
+    r = curves["radius"].to_value(u.arcsec)
+    truth = 200 * 2 / np.pi * np.arctan(r / 4.0)  # the simulated arctan curve
+    outer = r > 2.5  # beyond one beam
+    assert np.median(np.abs(curves["v_rot"].to_value(u.km / u.s)[outer] / truth[outer] - 1)) < 0.05
+    assert np.all(curves["v_rot_err"] > 0 * u.km / u.s)
+    # read back from the checkpoint: the same curves, nothing fitted again
+    again_table, again = galkin.fit_many(items, checkpoint=checkpoint, **options)
+    for name in curves.colnames:
+        np.testing.assert_array_equal(np.asarray(again[name]), np.asarray(curves[name]))
+    # a checkpoint written without curves is not mixed with one that has them
+    with pytest.raises(galkin.GalkinError, match="rotation_curves"):
+        galkin.fit_many(items, checkpoint=checkpoint, **(options | {"rotation_curves": False}))
+
+
+def test_curve_table_keeps_each_galaxy_unit_when_they_do_not_convert():
+    from galkin.survey_table import curve_table
+
+    def row(name, unit):
+        return {
+            "name": name,
+            "status": "ok",
+            "rotation_curve": {
+                "ring": np.array([1, 2]),
+                "radius": [1.0, 2.0] * u.arcsec,
+                "surface_density": [3.0, 4.0] * unit,
+            },
+        }
+
+    failed = {"name": "bad", "status": "failed", "error": "broken"}
+    same = curve_table([row("a", u.Jy), failed, row("b", u.mJy)])
+    assert list(same["name"]) == ["a", "a", "b", "b"]
+    assert same["surface_density"].unit == u.Jy
+    np.testing.assert_allclose(same["surface_density"].value, [3, 4, 0.003, 0.004])
+    mixed = curve_table([row("a", u.Jy), row("b", u.erg / u.s / u.cm**2)])
+    np.testing.assert_allclose(mixed["surface_density"], [3, 4, 3, 4])
+    assert list(mixed["surface_density_unit"]) == ["Jy", "Jy", "erg / (s cm2)", "erg / (s cm2)"]

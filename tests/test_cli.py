@@ -108,3 +108,19 @@ def test_classify_real_alma_maps(tmp_path, capsys):
     assert sorted(table["name"]) == sorted(labels)  # the README and labels.csv are skipped
     assert set(table["label"]) <= {"regular", "disturbed"}
     assert table["position_angle"].unit == u.deg
+
+
+def test_survey_writes_ring_curves(tmp_path, capsys):
+    """``--curves``: one row per galaxy and ring; ``--velocity rings`` fits the rings."""
+    cube = tmp_path / "a.fits"
+    _disc(1, 50).write(cube)
+    out, curves = tmp_path / "results.ecsv", tmp_path / "curves.ecsv"
+    argv = ["survey", str(cube), "-o", str(out), "--curves", str(curves), "--workers", "1"]
+    argv += ["--velocity", "rings", "--intensity", "rings", "--mc-samples", "10", "--quiet"]
+    assert main(argv) == 0
+    assert "rotation curves" in capsys.readouterr().out
+    table = QTable.read(curves)
+    assert set(table["name"]) == {"a"} and bool(np.all(table["fitted_rings"]))
+    assert table["v_rot"].unit == "km / s" and len(table) >= 5
+    with pytest.raises(SystemExit, match="--overwrite"):
+        main(argv)

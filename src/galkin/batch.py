@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .checkpoint import Checkpoint, decode_row, encode_row
 from .exceptions import GalkinError, GalkinWarning
-from .survey_table import failure_row, result_row, survey_table
+from .survey_table import curve_table, failure_row, result_row, survey_table
 
 __all__ = ["fit_many", "DEFAULT_BATCH_SIZE"]
 
@@ -57,6 +57,10 @@ def _keys(items, names):
     ]
     seen = collections.Counter(keys)
     return [f"{key}#{i}" if seen[key] > 1 else key for i, key in enumerate(keys)]
+
+
+#: The model-step option that asks every fitted row for its rotation curve.
+_CURVES = "rotation_curves"
 
 
 def _split_options(fit_kwargs):
@@ -94,15 +98,20 @@ def _fit_batch(prepared, names, options):
     from .fitting import fit_prepared
 
     indices = [index for index, _, _ in prepared]
+    fit_options = {k: v for k, v in options.items() if k != _CURVES}
     try:
         results = fit_prepared(
-            [p for _, p, _ in prepared], runtimes=[t for _, _, t in prepared], **options
+            [p for _, p, _ in prepared], runtimes=[t for _, _, t in prepared], **fit_options
         )
     except Exception as exc:
         if len(prepared) == 1:
             return [(indices[0], failure_row(names[indices[0]], exc))]
         return [row for one in prepared for row in _fit_batch([one], names, options)]
-    return [(i, result_row(r, names[i])) for i, r in zip(indices, results, strict=True)]
+    curve = bool(options.get(_CURVES, False))
+    return [
+        (i, result_row(r, names[i], rotation_curve=curve))
+        for i, r in zip(indices, results, strict=True)
+    ]
 
 
 def _batches(todo, size):
@@ -241,6 +250,7 @@ def fit_many(
     checkpoint=None,
     client=None,
     progress=True,
+    rotation_curves=False,
     **fit_kwargs,
 ):
     """Fit many galaxies; return one table row per item, in order.
@@ -267,6 +277,13 @@ def fit_many(
         Prepare and fit the batches on this cluster's workers instead.
     progress : bool, optional
         Show a progress bar (tqdm).
+    rotation_curves : bool, optional
+        Also return every fitted galaxy's rotation curve
+        (`FitResult.rotation_curve <galkin.result.FitResult.rotation_curve>`: its
+        rings for ``velocity="rings"``, else the model at the rings laid out for
+        the galaxy), stacked in one long table
+        (:func:`galkin.survey_table.curve_table`); they are checkpointed with
+        their rows.
     **fit_kwargs
         Passed to :func:`galkin.fit` (e.g. ``beam=``, ``seed=``, ``device=``).
 
@@ -278,6 +295,11 @@ def fit_many(
         ``v_scale``, ``r_max``, ``dispersion_profile``, and the flags
         ``flag_low_inclination``, ``flag_unresolved`` and ``flag_poor_fit`` (loss
         normalised by V_max above the sample's mean + 1 sigma).
+    curves : `~astropy.table.QTable`
+        Only with ``rotation_curves=True`` (then the two tables are returned as a
+        tuple): ``name``, ``ring``, ``radius``, ``v_rot``, ``v_rot_err``,
+        ``surface_density(_err)``, ``dispersion``, ``fitted_rings``, one row per
+        galaxy and ring, galaxies in input order.
 
     Examples
     --------
@@ -300,6 +322,8 @@ def fit_many(
     prepare_options, model_options = _split_options(
         dict(fit_kwargs, mode=mode, mc_samples=mc_samples)
     )
+    if rotation_curves:
+        model_options[_CURVES] = True
     keys = _keys(items, names)
     store, done = None, {}
     if checkpoint is not None:
@@ -328,8 +352,11 @@ def fit_many(
             bar.set_postfix_str(f"{counts['failed']} failed, {counts['rejected']} rejected")
     if bar is not None:
         bar.close()
-    table = survey_table([rows[i] for i in range(len(items))])
+    ordered = [rows[i] for i in range(len(items))]
+    table = survey_table(ordered)
     table.meta["mode"] = mode
+    if rotation_curves:
+        return table, curve_table(ordered)
     return table
 
 

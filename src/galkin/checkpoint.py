@@ -27,6 +27,8 @@ _FORMAT = "galkin-checkpoint-1"
 
 
 def _encode(value):
+    if isinstance(value, dict):  # a row's rotation curve: columns by name
+        return {"columns": {key: _encode(v) for key, v in value.items()}}
     if isinstance(value, u.Quantity):
         return {"value": _encode(value.value), "unit": value.unit.to_string()}
     if isinstance(value, np.ndarray):
@@ -37,6 +39,8 @@ def _encode(value):
 
 
 def _decode(value):
+    if isinstance(value, dict) and set(value) == {"columns"}:
+        return {key: _decode(v) for key, v in value["columns"].items()}
     if isinstance(value, dict) and set(value) == {"value", "unit"}:
         return u.Quantity(np.asarray(value["value"], dtype=float), value["unit"])
     if isinstance(value, list):

@@ -150,6 +150,14 @@ def survey(args):
     )
     if args.beam:
         options["beam"] = args.beam * u.arcsec
+    if args.curves:
+        _table_format(Path(args.curves))
+        if Path(args.curves).exists() and not args.overwrite:
+            raise SystemExit(f"galkin: {args.curves} exists; pass --overwrite to replace it.")
+        options["rotation_curves"] = True
+    for kind, default in (("velocity", "arctan"), ("intensity", "exponential")):
+        if getattr(args, kind) != default:  # (the defaults keep older checkpoints valid)
+            options[kind] = getattr(args, kind)
     client = None
     if args.scheduler:
         from distributed import Client
@@ -162,6 +170,10 @@ def survey(args):
         if client is not None:
             client.close()
     elapsed = time.perf_counter() - t0
+    if args.curves:
+        table, curves = table
+        _write_table(curves, args.curves, args.overwrite)
+        print(f"rotation curves ({len(curves)} rings) written to {args.curves}")
     _write_table(table, output, args.overwrite)
     _summary(table)
     print(f"{len(table) / elapsed:.1f} galaxies/s; table written to {output}")
@@ -238,6 +250,13 @@ def main(argv=None):
     )
     p.add_argument("--restart", action="store_true", help="discard the checkpoint, start over")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output table")
+    p.add_argument(
+        "--curves", help="also write every galaxy's rotation curve, one row per ring, here"
+    )
+    p.add_argument(
+        "--velocity", default="arctan", help="velocity profile (default arctan; e.g. rings)"
+    )
+    p.add_argument("--intensity", default="exponential", help="intensity profile (e.g. rings)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default=None)

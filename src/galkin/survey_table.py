@@ -3,7 +3,10 @@
 Rows are plain dicts of Quantities, arrays, numbers and strings (they travel
 through process pools, dask and checkpoint files); :func:`survey_table` turns
 them into one `~astropy.table.QTable`, filling the columns of failed rows with
-NaN, False or '' and flagging poor fits over the whole sample.
+NaN, False or '' and flagging poor fits over the whole sample. A row may carry
+its galaxy's rotation curve (``rotation_curve``: the columns of
+`FitResult.rotation_curve <galkin.result.FitResult.rotation_curve>`), which
+:func:`curve_table` stacks into one long table, one row per galaxy and ring.
 """
 
 import numpy as np
@@ -12,15 +15,26 @@ from astropy.table import QTable
 
 from .exceptions import RejectedGalaxy
 
-__all__ = ["result_row", "failure_row", "survey_table"]
+__all__ = ["result_row", "failure_row", "survey_table", "curve_table"]
+
+#: The row key of a galaxy's rotation curve (not a column of the survey table).
+CURVE_KEY = "rotation_curve"
 
 
-def result_row(result, name):
-    """The table row of a `~galkin.FitResult`."""
+def result_row(result, name, *, rotation_curve=False):
+    """The table row of a `~galkin.FitResult` (with its rotation curve if asked)."""
     row = {"name": name, "status": "ok", "error": ""}
     for key, column in result.to_table().items():
         if key != "name":
             row[key] = column[0]
+    if rotation_curve:
+        try:
+            curve = result.rotation_curve()
+        except Exception as exc:  # the fit stands; say why its curve is missing
+            row["error"] = f"no rotation curve: {type(exc).__name__}: {exc}"
+            return row
+        row[CURVE_KEY] = {key: curve[key] for key in curve.colnames}
+        row[CURVE_KEY]["fitted_rings"] = np.full(len(curve), curve.meta["fitted_rings"])
     return row
 
 
@@ -87,6 +101,8 @@ def survey_table(rows):
     templates = {}
     for row in rows:
         for key, value in row.items():
+            if key == CURVE_KEY:
+                continue
             if key not in templates:
                 templates[key] = value
                 if key not in columns:
@@ -96,3 +112,41 @@ def survey_table(rows):
     table.meta["n_ok"] = int((table["status"] == "ok").sum())
     table.meta["n_failed"] = len(table) - table.meta["n_ok"]
     return table
+
+
+def curve_table(rows):
+    """The rotation curves of fitted rows as one long table, one row per galaxy and ring.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Survey rows; those with a ``rotation_curve`` (:func:`result_row` with
+        ``rotation_curve=True``) contribute their rings, in order.
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        ``name`` then the columns of `FitResult.rotation_curve
+        <galkin.result.FitResult.rotation_curve>` and ``fitted_rings`` (whether
+        the radii are the fit's own rings). The surface densities are in the
+        unit of the first galaxy's moment 0 when every galaxy's converts to it;
+        otherwise they are plain numbers in each galaxy's own unit, named in a
+        ``surface_density_unit`` column.
+    """
+    curves = [(row["name"], row[CURVE_KEY]) for row in rows if CURVE_KEY in row]
+    if not curves:
+        return QTable({"name": np.array([], dtype=str)})
+    out = {"name": np.concatenate([[name] * len(c["ring"]) for name, c in curves])}
+    for key in curves[0][1]:
+        parts = [c[key] for _, c in curves]
+        if isinstance(parts[0], u.Quantity):
+            units = [p.unit for p in parts]
+            if all(unit.is_equivalent(units[0]) for unit in units):
+                values = np.concatenate([p.to_value(units[0]) for p in parts])
+                out[key] = u.Quantity(values, units[0])
+                continue
+            out[key] = np.concatenate([p.value for p in parts])
+            out[f"{key}_unit"] = np.concatenate([[p.unit.to_string()] * len(p) for p in parts])
+            continue
+        out[key] = np.concatenate([np.asarray(p) for p in parts])
+    return QTable(out)
