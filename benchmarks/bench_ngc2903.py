@@ -1,7 +1,7 @@
 """galkin (blind, solo and rings) and 3D-Barolo on the real WSRT HI cube of NGC 2903.
 
     python benchmarks/bench_ngc2903.py [--path .../NGC_2903.fits] [--no-barolo]
-        [--no-solo] [--no-rings] [--galkin-option key=value] [--cache DIR]
+        [--no-solo] [--no-rings] [--no-amortised] [--galkin-option key=value] [--cache DIR]
 
 The cube (``shared/data/ngc2903/NGC_2903.fits``: WHISP/WSRT, 57" x 48" beam, 20"
 pixels, VELO-HEL axis in m/s, NCP projection) is read as a user would read it,
@@ -19,7 +19,9 @@ whose header it reads correctly. Printed beside:
 Curve agreement is the median of ``|V / V_SPARC - 1|`` from 70" to 520" (the range
 of issue 12's "Done when"), each fit's curve taken at SPARC's radii. The ring
 fit (``velocity="rings", intensity="rings"``, started from the blind network's
-estimate) also prints its own rings beside SPARC's curve at the same radii.
+estimate) also prints its own rings beside SPARC's curve at the same radii; the
+same fit started by the amortised ring network (``ring_start="amortised"``) is
+printed beside it.
 """
 
 import argparse
@@ -103,6 +105,9 @@ def main(argv=None):
     parser.add_argument("--no-barolo", action="store_true")
     parser.add_argument("--no-solo", action="store_true")
     parser.add_argument("--no-rings", action="store_true")
+    parser.add_argument(
+        "--no-amortised", action="store_true", help="skip the rings started by the ring network"
+    )
     parser.add_argument("--galkin-option", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--cache", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -126,6 +131,9 @@ def main(argv=None):
         runs["galkin rings"] = run_galkin(args.path, truth, ring_options)
         if runs["galkin rings"].get("ok"):
             rings = ring_table(args.path, ring_options)
+        if not args.no_amortised:  # the rings started by the amortised ring network
+            amortised = ring_options | {"ring_start": "amortised"}
+            runs["galkin rings amort"] = run_galkin(args.path, truth, amortised)
     if not args.no_barolo:
         cache = (args.cache or default_cache_dir()) / "ngc2903"
         runs["3D-Barolo (file)"] = barolo_for(args.path, truth, cache_dir=cache)

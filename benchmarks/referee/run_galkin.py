@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["parse_option", "run_galkin"]
+__all__ = ["parse_option", "run_galkin", "estimate"]
 
 
 def parse_option(text):
@@ -93,14 +93,34 @@ def run_galkin(path, truth, options=None):
                 "runtime_s": time.perf_counter() - start,
                 "warnings": [f"{w.category.__name__}: {w.message}" for w in caught],
             }
+    out = estimate(result, truth, row=row, v=(v, v_err))
+    out["runtime_s"] = time.perf_counter() - start
+    out["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    return out
+
+
+def estimate(result, truth, *, row=None, v=None):
+    """The estimate fields of :mod:`.metrics` (and the whole table row) of a `FitResult`.
+
+    ``row`` (``result.to_table()[0]``) and ``v`` (``result.velocity_at`` the truth's
+    radii) are computed when not given; ``runtime_s`` is the result's own.
+    """
+    from astropy import units as u
+
+    if row is None:
+        row = result.to_table()[0]
+    if v is None:
+        radius = np.asarray(truth["radius_arcsec"], dtype=float)
+        v = result.velocity_at(radius * u.arcsec) if radius.size else ([], [])
+    v, v_err = v
     table, units = {}, {}
     for name in row.colnames:
         table[name], units[name] = _plain(row[name])
     out = {
         "ok": True,
         "error": None,
-        "runtime_s": time.perf_counter() - start,
-        "warnings": sorted({f"{w.category.__name__}: {w.message}" for w in caught}),
+        "runtime_s": float(result.runtime),
+        "warnings": [],
         "table": table,
         "units": units,
         "center_px": [float(c) for c in result.prepared.scales.center],

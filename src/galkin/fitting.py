@@ -199,6 +199,32 @@ def _profile(value, kind):
     return get_profile(value, kind)()
 
 
+def _ring_start(ring_start, rings):
+    """The ring-start estimator ``ring_start=`` names (None for the proxy)."""
+    from .ring_start import RingStart
+
+    if isinstance(ring_start, RingStart):
+        estimator = ring_start
+    elif ring_start == "proxy":
+        return None
+    elif isinstance(ring_start, str):
+        from .plugins import get_ring_start
+
+        estimator = get_ring_start(ring_start)()
+    else:
+        raise GalkinError(
+            f"ring_start must be 'proxy', a registered ring-start name "
+            f"(galkin.plugins.list_ring_starts()) or a RingStart instance; got {ring_start!r}."
+        )
+    if not rings:
+        raise GalkinError(
+            f"ring_start={ring_start!r} starts the ring speeds of a ring fit, and this fit "
+            "has no velocity rings: fit with galkin.fit(data, velocity='rings', "
+            f"intensity='rings', ring_start={ring_start!r}), or drop ring_start=."
+        )
+    return estimator
+
+
 def fit_prepared(
     targets,
     *,
@@ -214,6 +240,7 @@ def fit_prepared(
     config=None,
     start=None,
     weights=None,
+    ring_start="proxy",
     runtimes=None,
 ):
     """The second step of a fit: the model on prepared galaxies, one `FitResult` each.
@@ -255,6 +282,7 @@ def fit_prepared(
             f"intensity={intensity!r}, velocity={velocity!r}: ring profiles are fitted by the "
             "refinement (the model only starts them); drop refine=False."
         )
+    estimator = _ring_start(ring_start, proxied and velocity_profile is not fit_velocity)
     model_cls = get_model(model)
     if mode not in model_cls.modes:
         raise GalkinError(
@@ -279,11 +307,12 @@ def fit_prepared(
         from .refine import refine_outputs
 
         space = ParameterSpace(fit_intensity, fit_velocity)
-        outputs = refine_outputs(targets, outputs, space)
+        if estimator is None:  # an amortised ring start skips the proxy's refinement
+            outputs = refine_outputs(targets, outputs, space)
     profiles = [(fit_intensity, fit_velocity)] * len(targets)
     if proxied:
         outputs, profiles = refine_from_proxy(
-            targets, outputs, space, intensity_profile, velocity_profile
+            targets, outputs, space, intensity_profile, velocity_profile, ring_start=estimator
         )
     share = (time.perf_counter() - t0) / len(targets)
     runtimes = [0.0] * len(targets) if runtimes is None else runtimes
@@ -331,6 +360,7 @@ def fit(
     config=None,
     start=None,
     weights=None,
+    ring_start="proxy",
 ):
     """Fit a rotating-disc model to one galaxy.
 
@@ -396,6 +426,12 @@ def fit(
     weights : str or `pathlib.Path`, optional
         A blind-weights file other than the shipped one
         (from ``scripts/train_sae_blind.py``).
+    ring_start : str or `~galkin.ring_start.RingStart`, optional
+        Where the ring speeds of a ``velocity="rings"`` fit start: ``"proxy"``
+        (default) on the arctan the refinement fits first; ``"amortised"`` on
+        the curve the amortised ring network predicts in milliseconds (the
+        proxy's refinement is then skipped; see :ref:`rotation-curves`); or
+        another registered estimator (`galkin.plugins.list_ring_starts`).
 
     Returns
     -------
@@ -450,6 +486,7 @@ def fit(
         config=config,
         start=start,
         weights=weights,
+        ring_start=ring_start,
         runtimes=[time.perf_counter() - t0],
     )[0]
     warn_about(result)

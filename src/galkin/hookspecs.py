@@ -20,6 +20,7 @@ __all__ = [
     "galkin_register_postprocessors",
     "galkin_register_pa_estimators",
     "galkin_register_classifiers",
+    "galkin_register_ring_starts",
     "galkin_identify_survey",
 ]
 
@@ -94,6 +95,16 @@ def galkin_register_classifiers():
         ``boundary_distance``, ``position_angle`` and optionally
         ``cae_distance`` and ``disc_residual``) and ``pa_error(inclination_deg)``,
         as used by :func:`galkin.classify`.
+    """
+
+
+@hookspec
+def galkin_register_ring_starts():
+    """Return ring-start estimator classes (subclasses of `~galkin.ring_start.RingStart`).
+
+    Returns
+    -------
+    list of type
     """
 
 

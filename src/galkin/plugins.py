@@ -37,6 +37,8 @@ __all__ = [
     "list_classifiers",
     "list_pa_estimators",
     "get_pa_estimator",
+    "list_ring_starts",
+    "get_ring_start",
 ]
 
 #: The one place the core names its built-in plugins.
@@ -48,6 +50,7 @@ BUILTIN_PLUGINS = (
     "galkin_plugins.science",
     "galkin_plugins.surveys",
     "galkin_plugins.cae",
+    "galkin_plugins.ring_net",
 )
 
 #: Set this environment variable (to anything non-empty) to skip entry-point plugins.
@@ -60,6 +63,7 @@ _HOOKS = {
     "postprocessor": "galkin_register_postprocessors",
     "pa_estimator": "galkin_register_pa_estimators",
     "classifier": "galkin_register_classifiers",
+    "ring_start": "galkin_register_ring_starts",
 }
 
 
@@ -110,7 +114,9 @@ def registry(kind):
 
     Parameters
     ----------
-    kind : {"profile", "model", "survey", "postprocessor", "pa_estimator", "classifier"}
+    kind : str
+        One of ``"profile"``, ``"model"``, ``"survey"``, ``"postprocessor"``,
+        ``"pa_estimator"``, ``"classifier"``, ``"ring_start"``.
 
     Raises
     ------
@@ -248,3 +254,13 @@ def list_pa_estimators():
 def get_pa_estimator(name):
     """Return the registered position-angle estimator class called ``name``."""
     return _get("pa_estimator", name, "position-angle estimator")
+
+
+def list_ring_starts():
+    """Names of the registered ring-start estimators (``galkin.fit(..., ring_start=)``)."""
+    return list(registry("ring_start"))
+
+
+def get_ring_start(name):
+    """Return the registered ring-start estimator class called ``name``."""
+    return _get("ring_start", name, "ring-start estimator")

@@ -23,6 +23,9 @@ must obey; and registration through the plugin manager (set
 plugin).  Class attributes such as ``max_radius`` or ``peak_range`` can be
 overridden where a profile has a good reason to differ.
 
+A ring-start estimator (:func:`~galkin.hookspecs.galkin_register_ring_starts`)
+subclasses `BaseTestRingStart` and sets ``estimator_class`` the same way.
+
 The base classes are not collected on their own (their names do not start with
 ``Test``).  galkin runs the same suite over every registered profile.  This
 module needs pytest and torch.
@@ -31,6 +34,7 @@ module needs pytest and torch.
 import inspect
 import itertools
 
+import numpy as np
 import pytest
 import torch
 
@@ -41,6 +45,7 @@ __all__ = [
     "BaseTestProfile",
     "BaseTestIntensityProfile",
     "BaseTestVelocityProfile",
+    "BaseTestRingStart",
     "radius_grid",
     "parameter_grid",
 ]
@@ -306,3 +311,108 @@ class BaseTestVelocityProfile(BaseTestProfile):
             f"|V| exceeds {self.max_speed_ratio} times the largest speed parameter within "
             f"R <= {self.max_radius}."
         )
+
+
+def _ring_galaxies():
+    """Two small simulated galaxies, prepared as `galkin.fit` prepares a cube."""
+    from astropy import units as u
+
+    from .fitting import prepare_maps
+
+    out = []
+    for seed, inc, pa in ((1, 55.0, 40.0), (2, 70.0, 200.0)):
+        cube = galkin.simulate_cube(
+            inclination=inc * u.deg,
+            position_angle=pa * u.deg,
+            v_max=180 * u.km / u.s,
+            r_turn=4 * u.arcsec,
+            r_scale=8 * u.arcsec,
+            beam=3 * u.arcsec,
+            snr=20,
+            n_particles=100_000,
+            seed=seed,
+        )
+        out.append(prepare_maps(cube))
+    return out
+
+
+class BaseTestRingStart:
+    """Contract of a ring-start estimator (`~galkin.ring_start.RingStart`).
+
+    Subclass and set ``estimator_class``; the tests predict the curves of two
+    small simulated galaxies (arctan discs, ``V sin i`` 0.8-1 of the velocity
+    scale at the edge) and start a ring fit from them.
+    """
+
+    #: The `~galkin.ring_start.RingStart` subclass under test.
+    estimator_class = None
+    #: Also check that ``galkin.plugins.get_ring_start(name)`` returns the class.
+    check_registered = True
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def estimator(cls):
+        """An instance of the estimator under test (override to pass options)."""
+        if cls.estimator_class is None:
+            pytest.fail(f"{cls.__name__} must set the class attribute 'estimator_class'.")
+        return cls.estimator_class()
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def galaxies(cls):
+        return _ring_galaxies()
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def prediction(cls, estimator, galaxies):
+        return estimator.predict(galaxies)
+
+    def test_is_ring_start(self, estimator):
+        from .ring_start import RingStart
+
+        assert isinstance(estimator, RingStart)
+        name = type(estimator).name
+        assert isinstance(name, str) and name and name != "proxy", (
+            f"a ring start needs a string name other than 'proxy'; got {name!r}."
+        )
+
+    def test_registered(self, estimator):
+        if not self.check_registered:
+            pytest.skip("check_registered = False")
+        from .plugins import get_ring_start
+
+        assert get_ring_start(type(estimator).name) is type(estimator)
+
+    def test_prediction(self, prediction):
+        profile, values, geometry = prediction
+        for name, value in geometry.items():
+            assert value.shape == (2,) and np.all(np.isfinite(value)), name
+        if "inclination" in geometry:  # 55 and 70 deg
+            assert np.all(np.abs(np.degrees(geometry["inclination"]) - [55, 70]) < 15)
+        assert isinstance(profile, VelocityProfile)
+        assert set(values) == set(profile.parameter_names())
+        radius = torch.linspace(0.0, 0.5, 26, dtype=torch.float64)[None, :]
+        params = {k: torch.as_tensor(v, dtype=torch.float64)[:, None] for k, v in values.items()}
+        curve = profile.evaluate(radius, **params)
+        assert curve.shape == (2, 26)
+        assert torch.isfinite(curve).all() and (curve >= 0).all()
+        # both galaxies rotate at 0.5-1.5 velocity scales at the edge of their data
+        assert ((curve[:, -1] > 0.5) & (curve[:, -1] < 1.5)).all(), curve[:, -1]
+
+    def test_batch_independent(self, estimator, galaxies, prediction):
+        _, together, geometry = prediction
+        for k, galaxy in enumerate(galaxies):
+            _, alone, alone_geometry = estimator.predict([galaxy])
+            for name, v in (together | geometry).items():
+                value = (alone | alone_geometry)[name][0]
+                np.testing.assert_allclose(value, v[k], rtol=1e-4, atol=1e-5)
+
+    def test_starts_a_ring_fit(self, estimator, galaxies):
+        from .fitting import fit_prepared
+
+        result = fit_prepared(
+            galaxies[:1], velocity="rings", intensity="rings", ring_start=estimator
+        )[0]
+        speeds = [result.mean_parameters()[n] for n in result.velocity.parameter_names()]
+        assert np.all(np.isfinite(speeds))
+        assert abs(np.degrees(result.mean_parameters()["inclination"]) - 55.0) < 5.0

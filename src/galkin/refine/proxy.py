@@ -17,6 +17,12 @@ exponential for the surface density). A fit then runs in three steps:
    covariance of that fit gives every ring's error.
 
 Galaxies whose profiles are laid out alike are refined together in one batch.
+
+A ring-start estimator (:mod:`galkin.ring_start`, ``ring_start="amortised"``)
+replaces the proxy's steps 1-2 for the rotation speed: the rings start on the
+curve it predicts, the geometry on its prediction where it makes one, and the
+rest on the kinematic model's own (unrefined) estimate, so the proxy refinement
+is skipped.
 """
 
 import numpy as np
@@ -68,18 +74,33 @@ def _start(profile, proxy, values):
     return profile.from_proxy(proxy, values)
 
 
-def refine_from_proxy(targets, outputs, proxy_space, intensity, velocity, **options):
-    """Refine the wanted profiles of every galaxy from its refined proxy fit.
+def _fitted(output):
+    """Values and 1-sigma errors of a proxy fit: its refinement's, else the model's own."""
+    ref = output.refinement
+    if ref is not None:
+        return dict(ref.value), {n: ref.error(n) for n in ref.names}
+    spread = output.error_samples if output.error_samples is not None else output.samples
+    values = {n: float(np.mean(v)) for n, v in output.samples.items()}
+    return values, {n: float(np.std(v)) for n, v in spread.items()}
+
+
+def refine_from_proxy(
+    targets, outputs, proxy_space, intensity, velocity, *, ring_start=None, **options
+):
+    """Refine the wanted profiles of every galaxy from its proxy fit.
 
     Parameters
     ----------
     targets : list of `~galkin.preprocess.PreparedMaps`
     outputs : list of `~galkin.model.ModelOutput`
-        The refined proxy fits of ``targets`` (each with a ``refinement``).
+        The proxy fits of ``targets``: refined (with a ``refinement``), or the
+        model's own estimates (their samples' means and calibrated errors are used).
     proxy_space : `~galkin.parameters.ParameterSpace`
         The proxies' parameter space.
     intensity, velocity : `~galkin.profiles.DecoderProfile`
         The profiles wanted (unconfigured).
+    ring_start : `~galkin.ring_start.RingStart`, optional
+        Starts the ring speeds on its predicted curves instead of the proxy's.
     **options
         Passed to :func:`galkin.refine.refine` (default ``iterations``:
         `RING_ITERATIONS`).
@@ -97,16 +118,23 @@ def refine_from_proxy(targets, outputs, proxy_space, intensity, velocity, **opti
     groups = {}
     for j, pair in enumerate(configured):
         groups.setdefault(pair, []).append(j)
+    curves = None if ring_start is None else ring_start.predict(list(targets))
     new = [None] * len(targets)
     for (ip, vp), idx in groups.items():
         space = ParameterSpace(ip, vp)
-        refs = [outputs[j].refinement for j in idx]
+        fits = [_fitted(outputs[j]) for j in idx]
         geometry = ("inclination", "pa_offset") + CENTER_NAMES + (HEIGHT_NAME,)
-        values = {n: np.array([r.value[n] for r in refs]) for n in refs[0].names}
+        geometry = tuple(n for n in geometry if n in fits[0][0])  # model fits: no centre
+        values = {n: np.array([f[0][n] for f in fits]) for n in fits[0][0]}
         start = {n: values[n] for n in geometry}
         start.update(_start(ip, proxy_space.intensity, values))
-        start.update(_start(vp, proxy_space.velocity, values))
-        prior = {n: np.array([r.error(n) for r in refs]) for n in geometry}
+        if curves is None:
+            start.update(_start(vp, proxy_space.velocity, values))
+        else:
+            profile, speeds, predicted = curves
+            start.update(vp.from_proxy(profile, {n: v[idx] for n, v in speeds.items()}))
+            start.update({n: v[idx] for n, v in predicted.items() if n in geometry})
+        prior = {n: np.array([f[1][n] for f in fits]) for n in geometry}
         results = refine([targets[j] for j in idx], start, space, prior_sigma=prior, **options)
         for j, ref in zip(idx, results, strict=True):
             n = max(N_DRAWS, len(outputs[j].samples["inclination"]))
