@@ -4,6 +4,7 @@ Usage::
 
     python scripts/train_cae.py [--epochs 120] [--galaxies 2000] [--v1-galaxies 1600]
                                 [--population mixed] [--out PATH] [--no-decision]
+                                [--init PATH --lr 2.5e-4 --v1-weight 3]
 
 The shipped weights were made with::
 
@@ -17,6 +18,11 @@ cached in ``$GALKIN_CACHE`` (default ``~/.cache/galkin``). After
 training and the latent calibration, the combined decision rule is fitted on a
 separate held-out set by ``scripts/fit_cae_decision.py`` (skip it with
 ``--no-decision``). Reproducible: every random draw comes from ``--seed``.
+
+``--init PATH`` fine-tunes those weights instead of starting afresh (with
+``--lr`` and ``--epochs`` for the shorter schedule); ``--v1-weight W`` draws the
+first population's images ``W`` times as often as the kappa balancing alone
+would (``--population mixed`` only).
 """
 
 import argparse
@@ -29,7 +35,7 @@ import torch
 
 from galkin.velocity_image import VERSION as IMAGE_VERSION
 from galkin_plugins.cae.training import calibrate, encode, make_views, train
-from galkin_plugins.cae.weights import DEFAULT_WEIGHTS, save_weights
+from galkin_plugins.cae.weights import DEFAULT_WEIGHTS, load_weights, save_weights
 
 
 def _cached_views(population, galaxies, views, noisy_fraction, seed):
@@ -80,6 +86,9 @@ def main(argv=None):
     p.add_argument("--halve-every", type=int, default=30)
     p.add_argument("--noisy-fraction", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--init", type=Path, default=None, help="fine-tune these weights")
+    p.add_argument("--v1-weight", type=float, default=1.0, help="sampling factor of v1 images")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS)
     p.add_argument("--no-decision", action="store_true", help="skip fitting the combined rule")
@@ -94,6 +103,10 @@ def main(argv=None):
         f"{len(data['kappa'])} images ({(data['kappa'] > 0.5).mean():.0%} regular) "
         f"in {t1 - t0:.0f} s -> {path}"
     )
+    first = data["galaxy"] >= args.galaxies if args.population == "mixed" else None
+    if args.v1_weight != 1.0 and first is None:
+        p.error("--v1-weight needs --population mixed")
+    init, init_meta = load_weights(args.init) if args.init else (None, None)
     model, history = train(
         data["images"],
         data["masks"],
@@ -101,7 +114,10 @@ def main(argv=None):
         epochs=args.epochs,
         samples_per_epoch=args.samples_per_epoch,
         halve_every=args.halve_every,
+        lr=args.lr,
         seed=args.seed,
+        model=init,
+        sample_weight=None if first is None else np.where(first, args.v1_weight, 1.0),
         log=print,
     )
     t2 = time.perf_counter()
@@ -111,10 +127,11 @@ def main(argv=None):
         data["position_angle"],
         data["inclination"],
     )
-    config = {k: v for k, v in vars(args).items() if k != "out"}
+    config = {k: v for k, v in vars(args).items() if k not in ("out", "init")}
+    if args.init:
+        config["init"] = {"file": args.init.name, "training": init_meta["training"]}
     config.update(
         batch_size=32,
-        lr=1e-3,
         snr_range=[5.0, 20.0],
         n_images=len(data["kappa"]),
         final_loss=history[-1],

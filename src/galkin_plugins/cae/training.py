@@ -119,9 +119,26 @@ def train(
     lr=1e-3,
     halve_every=30,
     seed=0,
+    model=None,
+    sample_weight=None,
     log=None,
 ):
     """Train a `~galkin_plugins.cae.ConvAutoencoder` with the thesis recipe.
+
+    Parameters
+    ----------
+    images, masks, kappa : array_like
+        Training images (N x size x size), their valid pixels and circularities.
+    epochs, samples_per_epoch, batch_size, lr, halve_every, seed : optional
+        The schedule: Adam at ``lr``, halved every ``halve_every`` epochs, each
+        epoch ``samples_per_epoch`` images drawn with replacement.
+    model : `~galkin_plugins.cae.ConvAutoencoder`, optional
+        Continue training this network (fine-tuning) instead of a new one.
+    sample_weight : array_like, optional
+        Per-image factors on the kappa-balancing sampling weights (e.g. to draw
+        one population more often); default all 1.
+    log : callable, optional
+        Called with one line per epoch.
 
     Returns
     -------
@@ -133,10 +150,11 @@ def train(
     gen = torch.Generator().manual_seed(seed)
     x = torch.as_tensor(images, dtype=torch.float32)[:, None]
     m = torch.as_tensor(masks)[:, None]
-    model = ConvAutoencoder(size=images.shape[-1])
+    model = ConvAutoencoder(size=images.shape[-1]) if model is None else model.train()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=halve_every, gamma=0.5)
-    weights = torch.as_tensor(kappa_weights(kappa), dtype=torch.double)
+    factor = 1.0 if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    weights = torch.as_tensor(kappa_weights(kappa) * factor, dtype=torch.double)
     history = []
     for epoch in range(epochs):
         start, total = time.perf_counter(), 0.0
