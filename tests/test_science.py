@@ -211,6 +211,24 @@ def test_quality_cuts_stellar_mass_option():
         QualityCuts(min_log_mstar=7.5, mass="mstar")(table)
 
 
+def test_chi2_loss_cut_does_not_select_on_rotation_speed():
+    """The same residual noise (km/s) on slow and fast rotators: only the V_max
+    normalisation cuts the slow ones; the chi-square cut keeps both."""
+    n = 40
+    table = fit_table(n)
+    v = np.where(np.arange(n) % 4 == 0, 60.0, 250.0)  # a quarter slow rotators
+    table["v_max"] = v * KMS
+    table["v_scale"] = v * KMS
+    noise = 10.0  # km/s of moment-1 residual, whatever the speed
+    table["loss"] = (noise / v) ** 2
+    table["chi2_moment1"] = np.ones(n)
+    table["chi2_moment1"][[8, 9]] = 9.0  # two galaxies (one slow) the disc does not describe
+    by_speed = QualityCuts(min_inclination=0 * u.deg)(table)
+    assert not by_speed["keep"][v == 60].any() and by_speed["keep"][v == 250].all()
+    by_chi2 = QualityCuts(min_inclination=0 * u.deg, loss_normalisation="chi2")(table)
+    assert by_chi2["keep"].sum() == n - 2 and not by_chi2["keep"][[8, 9]].any()
+
+
 def test_quality_cuts_normalise_by_v_max():
     table = fit_table(3)
     table["v_max"] = [100.0, 200.0, 50.0] * KMS
@@ -222,6 +240,8 @@ def test_quality_cuts_normalise_by_v_max():
     np.testing.assert_allclose(out["loss_normalised"], [0.02, 0.01, 0.04])
     with pytest.raises(GalkinError, match="loss_normalisation must be one of"):
         QualityCuts(loss_normalisation="vmax")
+    with pytest.raises(GalkinError, match="chi2_moment1"):
+        QualityCuts(loss_normalisation="chi2")(table)
     with pytest.raises(GalkinError, match="min_inclination must be an astropy Quantity"):
         QualityCuts(min_inclination=30)
 

@@ -12,10 +12,18 @@ r"""The thesis's post-fit quality cuts (§4.2.4): low inclination and poor recon
 
    .. math:: L_{\rm norm} = \mathrm{loss}\,(v_{\rm scale} / V_{\max})^2,
 
-   the mean squared residual as a fraction of the rotation amplitude squared, which
-   is comparable between fast and slow rotators.  ``"v_max"`` divides by
+   the mean squared residual as a fraction of the rotation amplitude squared, meant
+   to compare fast and slow rotators.  ``"v_max"`` divides by
    ``V_max / v_scale`` once (the literal reading of the thesis) and ``"none"``
-   uses the loss as it is.  A galaxy is cut when ``L_norm > mean + n_sigma * std``
+   uses the loss as it is. ``"chi2"`` uses the refined fit's reduced chi-square
+   of moment 1 against the map's own errors (``chi2_moment1``) instead: any
+   normalisation by V_max divides a residual that is mostly noise (km/s, the
+   same for every galaxy) by the rotation speed, so the cut removes slow
+   rotators and, at fixed stellar mass, tilts the Tully-Fisher relation. On the
+   1834-galaxy mock survey with refined fits the ``"v_max2"`` cut kept a sample
+   whose *true* circular speeds give a slope of 0.2510 +- 0.0022 (injected
+   0.258); with ``"chi2"``, 0.2566 +- 0.0021; with no loss cut, 0.2579 +- 0.0019.
+   A galaxy is cut when ``L_norm > mean + n_sigma * std``
    ("above the sample's 1 sigma" read as 1 sigma above the sample mean), with the
    mean and standard deviation taken over the galaxies that were fitted and pass
    the inclination cut, per group when ``group_by`` names a column (the thesis
@@ -48,7 +56,7 @@ from ._columns import (
 __all__ = ["QualityCuts", "LOSS_NORMALISATIONS"]
 
 #: The ways ``loss`` can be normalised by V_max (see the module notes).
-LOSS_NORMALISATIONS = ("v_max2", "v_max", "none")
+LOSS_NORMALISATIONS = ("v_max2", "v_max", "none", "chi2")
 
 
 class QualityCuts(PostProcessor):
@@ -61,8 +69,9 @@ class QualityCuts(PostProcessor):
     n_sigma : float, optional
         Cut normalised losses above ``mean + n_sigma * std`` (default 1).
         `None` turns the loss cut off.
-    loss_normalisation : {"v_max2", "v_max", "none"}, optional
-        How ``loss`` is normalised by V_max (module notes).
+    loss_normalisation : {"v_max2", "v_max", "none", "chi2"}, optional
+        How ``loss`` is normalised by V_max, or ``"chi2"``: the reduced chi-square
+        of moment 1 instead (module notes).
     group_by : str, optional
         Column whose values define separate samples for the loss statistics.
     min_log_mstar : float, optional
@@ -113,6 +122,11 @@ class QualityCuts(PostProcessor):
     def normalised_loss(self, table):
         """The normalised reconstruction loss of every row (ndarray)."""
         who = "quality_cuts"
+        if self.loss_normalisation == "chi2":
+            require_columns(
+                table, ["chi2_moment1"], who, hint="It comes from refined fits with map errors."
+            )
+            return np.asarray(table["chi2_moment1"], dtype=float)
         loss = np.asarray(table["loss"], dtype=float)
         if self.loss_normalisation == "none":
             return loss
