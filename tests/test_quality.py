@@ -79,3 +79,33 @@ def test_disordered_velocities_are_a_poor_fit():
         result = galkin.fit(disturbed)
     assert quality_flags(result)["poor_fit"]
     assert result.to_table()["residual_moment1"][0] > 3 * quiet.to_table()["residual_moment1"][0]
+
+
+def test_gas_in_a_ring_is_flagged_as_a_profile_the_exponential_misses():
+    """A ring of gas with a central hole: the exponential fit must say it does not follow
+    it (and point at intensity='rings'); an exponential disc is not flagged."""
+    from galkin.quality import profile_mismatch
+
+    common = dict(inclination=55 * u.deg, position_angle=40 * u.deg, beam=3 * u.arcsec, snr=20)
+    ring = galkin.simulate_cube(
+        **common,
+        v_max=200 * u.km / u.s,
+        r_turn=3 * u.arcsec,
+        surface_density=(
+            [0, 6, 10, 14, 18, 30] * u.arcsec,
+            [0.0, 0.05, 1.0, 1.0, 0.1, 0.0] * u.one,
+        ),
+        seed=4,
+    )
+    with pytest.warns(FitQualityWarning, match="intensity='rings'"):
+        result = galkin.fit(ring)
+    assert result.flags()["profile_mismatch"] and profile_mismatch(result) > 0.3
+    assert result.to_table()["flag_profile_mismatch"][0]
+    free = fit_quietly(ring, intensity="rings")
+    assert not free.flags()["profile_mismatch"]
+    disc = fit_quietly(
+        galkin.simulate_cube(
+            **common, v_max=200 * u.km / u.s, r_turn=3 * u.arcsec, r_scale=6 * u.arcsec, seed=5
+        )
+    )
+    assert profile_mismatch(disc) < 0.05 and not disc.flags()["profile_mismatch"]
