@@ -81,9 +81,10 @@ def test_disordered_velocities_are_a_poor_fit():
     assert result.to_table()["residual_moment1"][0] > 3 * quiet.to_table()["residual_moment1"][0]
 
 
-def test_gas_in_a_ring_is_flagged_as_a_profile_the_exponential_misses():
-    """A ring of gas with a central hole: the exponential fit must say it does not follow
-    it (and point at intensity='rings'); an exponential disc is not flagged."""
+def test_gas_in_a_ring_is_refitted_with_a_free_surface_density():
+    """A ring of gas with a central hole: the exponential does not follow it, so the fit
+    is redone with ring surface densities (and says so); intensity_fallback=False keeps
+    the exponential and points at intensity='rings'; an exponential disc is untouched."""
     from galkin.quality import profile_mismatch
 
     common = dict(inclination=55 * u.deg, position_angle=40 * u.deg, beam=3 * u.arcsec, snr=20)
@@ -98,14 +99,21 @@ def test_gas_in_a_ring_is_flagged_as_a_profile_the_exponential_misses():
         seed=4,
     )
     with pytest.warns(FitQualityWarning, match="intensity='rings'"):
-        result = galkin.fit(ring)
-    assert result.flags()["profile_mismatch"] and profile_mismatch(result) > 0.3
-    assert result.to_table()["flag_profile_mismatch"][0]
-    free = fit_quietly(ring, intensity="rings")
-    assert not free.flags()["profile_mismatch"]
+        first = galkin.fit(ring, intensity_fallback=False)
+    assert first.intensity.name == "exponential" and first.flags()["profile_mismatch"]
+    assert profile_mismatch(first) > 0.3
+    with pytest.warns(FitQualityWarning, match=r"refit with a free \(rings\) surface density"):
+        refit = galkin.fit(ring)
+    assert refit.intensity.name == "rings" and refit.output.fallback["profile"] == "exponential"
+    table = refit.to_table()
+    assert table["flag_profile_mismatch"][0] and table["intensity_profile"][0] == "rings"
+    assert profile_mismatch(refit) == pytest.approx(profile_mismatch(first), rel=0.05)
+    inc = {k: r.inclination.to_value(u.deg) for k, r in (("first", first), ("refit", refit))}
+    assert abs(inc["refit"] - 55) < 1.5 and abs(inc["refit"] - 55) < abs(inc["first"] - 55)
     disc = fit_quietly(
         galkin.simulate_cube(
             **common, v_max=200 * u.km / u.s, r_turn=3 * u.arcsec, r_scale=6 * u.arcsec, seed=5
         )
     )
     assert profile_mismatch(disc) < 0.05 and not disc.flags()["profile_mismatch"]
+    assert disc.intensity.name == "exponential" and disc.output.fallback is None

@@ -225,6 +225,43 @@ def _ring_start(ring_start, rings):
     return estimator
 
 
+def _free_surface_density(targets, outputs, profiles, space):
+    """Refit with a ring surface density the galaxies whose intensity profile failed.
+
+    A galaxy fails when its refined model's ring-averaged moment 0 misses the
+    data's (`galkin.quality.profile_mismatch` above `PROFILE_MISMATCH`); its
+    output and profiles are replaced in place, the failure kept in
+    ``output.fallback``.
+    """
+    import dataclasses
+
+    from .quality import PROFILE_MISMATCH, ring_mismatch
+    from .refine.proxy import needs_proxy, refine_from_proxy
+
+    free = get_profile("rings", "intensity")()
+    if not needs_proxy(free) or type(space.intensity) is type(free):
+        return
+    mismatch = [ring_mismatch(t, o.refinement) for t, o in zip(targets, outputs, strict=True)]
+    failed = [j for j, m in enumerate(mismatch) if m > PROFILE_MISMATCH]
+    if not failed:
+        return
+    new, configured = refine_from_proxy(
+        [targets[j] for j in failed],
+        [outputs[j] for j in failed],
+        space,
+        free,
+        space.velocity,
+    )
+    for j, output, pair in zip(failed, new, configured, strict=True):
+        record = {
+            "profile": space.intensity.name,
+            "mismatch": mismatch[j],
+            "refinement": outputs[j].refinement,
+        }
+        outputs[j] = dataclasses.replace(output, fallback=record)
+        profiles[j] = pair
+
+
 def fit_prepared(
     targets,
     *,
@@ -241,6 +278,7 @@ def fit_prepared(
     start=None,
     weights=None,
     ring_start="proxy",
+    intensity_fallback=True,
     runtimes=None,
 ):
     """The second step of a fit: the model on prepared galaxies, one `FitResult` each.
@@ -314,6 +352,8 @@ def fit_prepared(
         outputs, profiles = refine_from_proxy(
             targets, outputs, space, intensity_profile, velocity_profile, ring_start=estimator
         )
+    elif refine and intensity_fallback:
+        _free_surface_density(targets, outputs, profiles, space)
     share = (time.perf_counter() - t0) / len(targets)
     runtimes = [0.0] * len(targets) if runtimes is None else runtimes
     return [
@@ -361,6 +401,7 @@ def fit(
     start=None,
     weights=None,
     ring_start="proxy",
+    intensity_fallback=True,
 ):
     """Fit a rotating-disc model to one galaxy.
 
@@ -432,6 +473,14 @@ def fit(
         the curve the amortised ring network predicts in milliseconds (the
         proxy's refinement is then skipped; see :ref:`rotation-curves`); or
         another registered estimator (`galkin.plugins.list_ring_starts`).
+    intensity_fallback : bool, optional
+        When the refined fit's intensity profile does not follow the galaxy's
+        radial surface density (`galkin.quality.profile_mismatch` above
+        `galkin.quality.PROFILE_MISMATCH`: a central hole, a ring, a flat HI
+        disc), refit with a free ring surface density (``intensity="rings"``),
+        which the beam-smeared velocity field and so the inclination depend on
+        (default). The result then has the ring profile; ``flag_profile_mismatch``
+        stays set and the warning says so. ``False`` keeps the first fit.
 
     Returns
     -------
@@ -487,6 +536,7 @@ def fit(
         start=start,
         weights=weights,
         ring_start=ring_start,
+        intensity_fallback=intensity_fallback,
         runtimes=[time.perf_counter() - t0],
     )[0]
     warn_about(result)

@@ -40,6 +40,12 @@ class ModelOutput:
     refinement : `~galkin.refine.Refinement`, optional
         Set when the fit was refined by the physics (:mod:`galkin.refine`); its
         values then replace the model's, and it adds the disc centre.
+    fallback : dict, optional
+        Set when the requested intensity profile did not follow the galaxy's
+        surface density and the fit was redone with a free one
+        (``galkin.fit(..., intensity_fallback=True)``): ``"profile"`` (the
+        profile that failed), ``"mismatch"`` (its
+        :func:`~galkin.quality.profile_mismatch`) and ``"refinement"`` (its fit).
     """
 
     samples: dict
@@ -51,6 +57,7 @@ class ModelOutput:
     history: list = field(default_factory=list)
     error_samples: dict | None = None
     refinement: object = None
+    fallback: dict | None = None
 
 
 class KinematicModel(abc.ABC):

@@ -27,6 +27,7 @@ __all__ = [
     "PROFILE_MISMATCH",
     "WARNED_FLAGS",
     "profile_mismatch",
+    "ring_mismatch",
 ]
 
 #: Below this inclination the thesis recommends flagging a fit (deg).
@@ -106,10 +107,16 @@ def profile_mismatch(result):
     exponential, tens of per cent -- and then the beam-smeared velocity field is
     weighted wrongly and the inclination goes with it.
     """
-    ref = result.output.refinement
+    fallback = result.output.fallback
+    if fallback is not None:  # the profile that failed, not the free one that replaced it
+        return float(fallback["mismatch"])
+    return ring_mismatch(result.prepared, result.output.refinement)
+
+
+def ring_mismatch(prepared, ref):
+    """:func:`profile_mismatch` of a `~galkin.refine.Refinement` of ``prepared``."""
     if ref is None:
         return float("nan")
-    prepared = result.prepared
     n = prepared.moment0.shape[0]
     yy, xx = (np.mgrid[:n, :n] - (n - 1) / 2.0) / n
     x, y = xx - ref.value["x0"], yy - ref.value["y0"]
@@ -192,6 +199,14 @@ def warn_about(result, flags=None):
             "can bias the inclination; fit a free profile with intensity='rings'"
         ),
     }
+    fallback = result.output.fallback
+    if fallback is not None:
+        reasons["profile_mismatch"] = (
+            f"the {fallback['profile']} intensity profile did not follow the radial surface "
+            f"density (off by {fallback['mismatch']:.0%} of its peak), so the geometry and "
+            f"rotation come from a refit with a free ({result.intensity.name}) surface "
+            "density; pass intensity_fallback=False to keep the first fit"
+        )
     warnings.warn(
         f"{result.name!r}: " + "; ".join(reasons[f] for f in raised) + ". See the flag_* columns.",
         FitQualityWarning,
