@@ -124,3 +124,24 @@ def test_survey_writes_ring_curves(tmp_path, capsys):
     assert table["v_rot"].unit == "km / s" and len(table) >= 5
     with pytest.raises(SystemExit, match="--overwrite"):
         main(argv)
+
+
+def test_survey_can_keep_the_exponential(tmp_path, monkeypatch):
+    """--no-intensity-fallback reaches fit_many as intensity_fallback=False."""
+    seen = {}
+
+    def fake_fit_many(files, client=None, **options):
+        seen.update(options)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(galkin, "fit_many", fake_fit_many)
+    cube = tmp_path / "a.fits"
+    cube.write_bytes(b"")
+    argv = ["survey", str(cube), "-o", str(tmp_path / "r.ecsv"), "--quiet"]
+    with pytest.raises(SystemExit):
+        main([*argv, "--no-intensity-fallback"])
+    assert seen["intensity_fallback"] is False
+    seen.clear()
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert "intensity_fallback" not in seen  # the default: refit where the exponential fails

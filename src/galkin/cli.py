@@ -155,6 +155,8 @@ def survey(args):
         if Path(args.curves).exists() and not args.overwrite:
             raise SystemExit(f"galkin: {args.curves} exists; pass --overwrite to replace it.")
         options["rotation_curves"] = True
+    if args.no_intensity_fallback:
+        options["intensity_fallback"] = False
     for kind, default in (("velocity", "arctan"), ("intensity", "exponential")):
         if getattr(args, kind) != default:  # (the defaults keep older checkpoints valid)
             options[kind] = getattr(args, kind)
@@ -257,6 +259,11 @@ def main(argv=None):
         "--velocity", default="arctan", help="velocity profile (default arctan; e.g. rings)"
     )
     p.add_argument("--intensity", default="exponential", help="intensity profile (e.g. rings)")
+    p.add_argument(
+        "--no-intensity-fallback",
+        action="store_true",
+        help="keep the exponential where it misses the surface density (no ring refit)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default=None)
