@@ -6,6 +6,24 @@ from .errors import posterior_draws
 from .optimiser import refine
 
 
+def refined_output(ref, samples, draws, history):
+    """The `~galkin.model.ModelOutput` of a `Refinement` ``ref``: its maps, amplitude,
+    offset and loss, with ``samples`` and the posterior ``draws`` as error samples."""
+    from ..model import ModelOutput
+
+    return ModelOutput(
+        samples=samples,
+        moment0=ref.model0,
+        moment1=ref.model1,
+        amplitude=ref.amplitude,
+        velocity_offset=ref.offset,
+        loss=ref.loss,
+        history=list(history),
+        error_samples=dict(draws),
+        refinement=ref,
+    )
+
+
 def refine_outputs(prepared, outputs, space, **options):
     """Refine a model's outputs; returns new `~galkin.model.ModelOutput` objects.
 
@@ -26,8 +44,6 @@ def refine_outputs(prepared, outputs, space, **options):
     **options
         Passed to :func:`refine`.
     """
-    from ..model import ModelOutput
-
     names = space.names
     start = {n: np.array([np.mean(o.samples[n]) for o in outputs]) for n in names}
     prior = None
@@ -42,17 +58,5 @@ def refine_outputs(prepared, outputs, space, **options):
             k: np.asarray(output.samples[k]) - np.mean(output.samples[k]) + ref.value[k]
             for k in names
         }
-        new.append(
-            ModelOutput(
-                samples=samples,
-                moment0=ref.model0,
-                moment1=ref.model1,
-                amplitude=ref.amplitude,
-                velocity_offset=ref.offset,
-                loss=ref.loss,
-                history=list(output.history),
-                error_samples=draws,
-                refinement=ref,
-            )
-        )
+        new.append(refined_output(ref, samples, draws, output.history))
     return new

@@ -27,12 +27,12 @@ is skipped.
 
 import numpy as np
 
-from ..model import ModelOutput
 from ..parameters import ParameterSpace
 from ..plugins import get_profile
 from .constants import CENTER_NAMES, HEIGHT_NAME
 from .errors import posterior_draws
 from .optimiser import refine
+from .outputs import refined_output
 
 __all__ = ["proxy_profiles", "needs_proxy", "refine_from_proxy", "RING_ITERATIONS"]
 
@@ -140,15 +140,5 @@ def refine_from_proxy(
             n = max(N_DRAWS, len(outputs[j].samples["inclination"]))
             draws = posterior_draws(ref, space, n)
             samples = {k: draws[k] for k in space.names}
-            new[j] = ModelOutput(
-                samples=samples,
-                moment0=ref.model0,
-                moment1=ref.model1,
-                amplitude=ref.amplitude,
-                velocity_offset=ref.offset,
-                loss=ref.loss,
-                history=list(outputs[j].history),
-                error_samples=dict(draws),
-                refinement=ref,
-            )
+            new[j] = refined_output(ref, samples, draws, outputs[j].history)
     return new, configured
