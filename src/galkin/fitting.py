@@ -199,69 +199,6 @@ def _profile(value, kind):
     return get_profile(value, kind)()
 
 
-def _ring_start(ring_start, rings):
-    """The ring-start estimator ``ring_start=`` names (None for the proxy)."""
-    from .ring_start import RingStart
-
-    if isinstance(ring_start, RingStart):
-        estimator = ring_start
-    elif ring_start == "proxy":
-        return None
-    elif isinstance(ring_start, str):
-        from .plugins import get_ring_start
-
-        estimator = get_ring_start(ring_start)()
-    else:
-        raise GalkinError(
-            f"ring_start must be 'proxy', a registered ring-start name "
-            f"(galkin.plugins.list_ring_starts()) or a RingStart instance; got {ring_start!r}."
-        )
-    if not rings:
-        raise GalkinError(
-            f"ring_start={ring_start!r} starts the ring speeds of a ring fit, and this fit "
-            "has no velocity rings: fit with galkin.fit(data, velocity='rings', "
-            f"intensity='rings', ring_start={ring_start!r}), or drop ring_start=."
-        )
-    return estimator
-
-
-def _free_surface_density(targets, outputs, profiles, space):
-    """Refit with a ring surface density the galaxies whose intensity profile failed.
-
-    A galaxy fails when its refined model's ring-averaged moment 0 misses the
-    data's (`galkin.quality.profile_mismatch` above `PROFILE_MISMATCH`); its
-    output and profiles are replaced in place, the failure kept in
-    ``output.fallback``.
-    """
-    import dataclasses
-
-    from .quality import PROFILE_MISMATCH, ring_mismatch
-    from .refine.proxy import needs_proxy, refine_from_proxy
-
-    free = get_profile("rings", "intensity")()
-    if not needs_proxy(free) or type(space.intensity) is type(free):
-        return
-    mismatch = [ring_mismatch(t, o.refinement) for t, o in zip(targets, outputs, strict=True)]
-    failed = [j for j, m in enumerate(mismatch) if m > PROFILE_MISMATCH]
-    if not failed:
-        return
-    new, configured = refine_from_proxy(
-        [targets[j] for j in failed],
-        [outputs[j] for j in failed],
-        space,
-        free,
-        space.velocity,
-    )
-    for j, output, pair in zip(failed, new, configured, strict=True):
-        record = {
-            "profile": space.intensity.name,
-            "mismatch": mismatch[j],
-            "refinement": outputs[j].refinement,
-        }
-        outputs[j] = dataclasses.replace(output, fallback=record)
-        profiles[j] = pair
-
-
 def fit_prepared(
     targets,
     *,
@@ -308,7 +245,8 @@ def fit_prepared(
     from .result import FitResult
 
     t0 = time.perf_counter()
-    from .refine.proxy import proxy_profiles, refine_from_proxy
+    from .refine.proxy import proxy_profiles, refine_from_proxy, refit_free_surface_density
+    from .ring_start import ring_start_estimator
 
     intensity_profile = _profile(intensity, "intensity")
     velocity_profile = _profile(velocity, "velocity")
@@ -320,7 +258,7 @@ def fit_prepared(
             f"intensity={intensity!r}, velocity={velocity!r}: ring profiles are fitted by the "
             "refinement (the model only starts them); drop refine=False."
         )
-    estimator = _ring_start(ring_start, proxied and velocity_profile is not fit_velocity)
+    estimator = ring_start_estimator(ring_start, proxied and velocity_profile is not fit_velocity)
     model_cls = get_model(model)
     if mode not in model_cls.modes:
         raise GalkinError(
@@ -353,7 +291,7 @@ def fit_prepared(
             targets, outputs, space, intensity_profile, velocity_profile, ring_start=estimator
         )
     elif refine and intensity_fallback:
-        _free_surface_density(targets, outputs, profiles, space)
+        refit_free_surface_density(targets, outputs, profiles, space)
     share = (time.perf_counter() - t0) / len(targets)
     runtimes = [0.0] * len(targets) if runtimes is None else runtimes
     return [

@@ -17,7 +17,9 @@ Estimators are plugins, registered through
 import abc
 from typing import ClassVar
 
-__all__ = ["RingStart"]
+from .exceptions import GalkinError
+
+__all__ = ["RingStart", "ring_start_estimator"]
 
 
 class RingStart(abc.ABC):
@@ -51,3 +53,31 @@ class RingStart(abc.ABC):
             predicts (e.g. ``"inclination"``, radians), which replace the
             kinematic model's; may be empty.
         """
+
+
+def ring_start_estimator(ring_start, rings):
+    """The estimator ``galkin.fit(..., ring_start=)`` names (None for the proxy).
+
+    ``rings``: whether the fit has velocity rings to start (an estimator for a
+    fit without any is an error that says how to ask for rings).
+    """
+    if isinstance(ring_start, RingStart):
+        estimator = ring_start
+    elif ring_start == "proxy":
+        return None
+    elif isinstance(ring_start, str):
+        from .plugins import get_ring_start
+
+        estimator = get_ring_start(ring_start)()
+    else:
+        raise GalkinError(
+            f"ring_start must be 'proxy', a registered ring-start name "
+            f"(galkin.plugins.list_ring_starts()) or a RingStart instance; got {ring_start!r}."
+        )
+    if not rings:
+        raise GalkinError(
+            f"ring_start={ring_start!r} starts the ring speeds of a ring fit, and this fit "
+            "has no velocity rings: fit with galkin.fit(data, velocity='rings', "
+            f"intensity='rings', ring_start={ring_start!r}), or drop ring_start=."
+        )
+    return estimator

@@ -25,6 +25,8 @@ rest on the kinematic model's own (unrefined) estimate, so the proxy refinement
 is skipped.
 """
 
+import dataclasses
+
 import numpy as np
 
 from ..parameters import ParameterSpace
@@ -34,7 +36,13 @@ from .errors import posterior_draws
 from .optimiser import refine
 from .outputs import refined_output
 
-__all__ = ["proxy_profiles", "needs_proxy", "refine_from_proxy", "RING_ITERATIONS"]
+__all__ = [
+    "proxy_profiles",
+    "needs_proxy",
+    "refine_from_proxy",
+    "refit_free_surface_density",
+    "RING_ITERATIONS",
+]
 
 #: Levenberg-Marquardt iterations of the ring fit (many more free values than a
 #: parametric fit, started close to the answer by the proxy).
@@ -142,3 +150,42 @@ def refine_from_proxy(
             samples = {k: draws[k] for k in space.names}
             new[j] = refined_output(ref, samples, draws, outputs[j].history)
     return new, configured
+
+
+def refit_free_surface_density(targets, outputs, profiles, space):
+    """Refit, with a ring surface density, the galaxies whose intensity profile failed.
+
+    A galaxy fails when its refined model's ring-averaged moment 0 misses the
+    data's (`galkin.quality.profile_mismatch` above
+    `~galkin.quality.PROFILE_MISMATCH`); the refit keeps ``space``'s velocity
+    profile, starts from the failed fit (the intensity profile as the proxy) and
+    replaces that galaxy's entries of ``outputs`` and ``profiles`` in place, the
+    failure recorded in ``output.fallback``.
+
+    Parameters
+    ----------
+    targets : list of `~galkin.preprocess.PreparedMaps`
+    outputs : list of `~galkin.model.ModelOutput`
+        Refined fits of ``targets`` with ``space``'s profiles.
+    profiles : list of tuple
+        ``(intensity, velocity)`` of each fit.
+    space : `~galkin.parameters.ParameterSpace`
+    """
+    from ..quality import PROFILE_MISMATCH, ring_mismatch
+
+    mismatch = [ring_mismatch(t, o.refinement) for t, o in zip(targets, outputs, strict=True)]
+    failed = [j for j, m in enumerate(mismatch) if m > PROFILE_MISMATCH]
+    if not failed:
+        return
+    free = get_profile("rings", "intensity")()
+    new, configured = refine_from_proxy(
+        [targets[j] for j in failed], [outputs[j] for j in failed], space, free, space.velocity
+    )
+    for j, output, pair in zip(failed, new, configured, strict=True):
+        record = {
+            "profile": space.intensity.name,
+            "mismatch": mismatch[j],
+            "refinement": outputs[j].refinement,
+        }
+        outputs[j] = dataclasses.replace(output, fallback=record)
+        profiles[j] = pair
