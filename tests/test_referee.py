@@ -135,6 +135,21 @@ def test_draw_galaxy_is_reproducible_and_applies_the_resolution_cut():
         projected = g["velocity_profile"]["r_turn"] * np.cos(np.radians(g["inclination_deg"]))
         assert projected >= 1.5 * g["beam_fwhm_arcsec"]
         assert g["snr"] is None
+        assert "r_edge" not in g["density_profile"]
+
+
+def test_edge_set_cuts_the_gas_at_its_edge():
+    from referee.profiles import density_extent, surface_density
+
+    for k in range(10):
+        density = draw_galaxy(SETS["edge"], k, 1)["density_profile"]
+        edge = density["r_edge"]
+        assert 2.0 <= edge / density["r_scale"] <= 4.0
+        assert density_extent(density) == edge
+        inside, outside = surface_density(density, [0.99 * edge, 1.01 * edge])
+        assert inside > 0 and outside == 0
+    plain = {"kind": "exponential", "r_scale": 5.0}
+    assert density_extent(plain) == 60.0 and surface_density(plain, 60.0) < 1e-5
 
 
 # ----------------------------------------------------------------------------- KinMS
@@ -242,6 +257,47 @@ def test_kinms_disc_thickness_is_an_exponential_scale_height():
     z = np.arange(profile.size) - truth["center_px"][1]
     mean_abs_z = np.sum(np.abs(z) * profile) / profile.sum()
     assert mean_abs_z == pytest.approx(3.0, rel=0.08)  # <|z|> = h for exp(-|z| / h)
+
+
+@pytest.mark.parametrize("edge", [None, 40.0])
+def test_kinms_gas_reaches_the_field_unless_the_disc_has_an_edge(edge):
+    """Near edge-on, the minor axis sees radii far beyond the field's corner.
+
+    A thin exponential disc at i = 80 deg: along the minor axis the sky intensity
+    falls as exp(-|x| / (r_scale cos i)), out to de-projected radii of 70" in a
+    64" field (generator version 1 cut the gas at 54"). With ``r_edge`` the gas
+    stops there.
+    """
+    pytest.importorskip("kinms")
+    from referee.cubes import make_cube
+
+    density = {"kind": "exponential", "r_scale": 20.0} | ({"r_edge": edge} if edge else {})
+    spec = _spec(
+        inclination_deg=80.0,
+        position_angle_deg=0.0,  # major axis north: the minor axis is along x
+        scale_height_arcsec=0.0,
+        beam_fwhm_arcsec=0.5,
+        density_profile=density,
+        n_particles=1_000_000,
+    )
+    data, _, truth = make_cube(spec)
+    m0 = data.sum(axis=0)
+    cx, cy = truth["center_px"]
+    row = m0[int(round(cy)) - 1 : int(round(cy)) + 2].mean(axis=0)
+    x = np.arange(row.size) - cx
+
+    def intensity(offset):  # both sides of the minor axis
+        return (np.interp(offset, x, row) + np.interp(-offset, x, row)) / 2
+
+    cos_i = np.cos(np.radians(80.0))
+    for offset in (8.0, 10.0, 12.0):  # de-projected 46", 58", 69"
+        radius = offset / cos_i
+        expected = np.exp(-(radius - 4.0 / cos_i) / 20.0)
+        observed = intensity(offset) / intensity(4.0)
+        if edge is None or radius < edge - 2.0:
+            assert observed == pytest.approx(expected, rel=0.12)
+        else:
+            assert observed < 0.05 * expected
 
 
 def test_galkin_reads_a_referee_cube_in_the_same_convention(tmp_path):

@@ -16,7 +16,9 @@ from pathlib import Path
 __all__ = ["default_cache_dir", "content_hash", "read_json", "write_json", "atomic_path"]
 
 #: Bump when the cube generator changes in a way that alters its cubes.
-GENERATOR_VERSION = 1
+#: 2: the gas is drawn out to where it is negligible (1 cut it at the field's
+#: corner radius, a sharp edge inside the field for large inclined discs).
+GENERATOR_VERSION = 2
 
 
 def default_cache_dir():

@@ -67,6 +67,9 @@ class ConditionSet:
         projection ``V_max sin i`` (thesis Table 3.2 draws the projection).
     r_scale, r_turn : range
         Fractions of the map size (arctan and exponential kinds).
+    edge : range or None
+        A sharp outer edge of the gas disc, in units of its ``r_scale`` (None: the
+        disc fades out exponentially).
     min_rturn_beams : float
         Redraw arctan galaxies whose projected turnover ``r_turn cos i`` is
         below this many beams (the thesis's resolution cut; 0 keeps all).
@@ -92,6 +95,7 @@ class ConditionSet:
     v_sin_i: object = None
     r_scale: object = (0.10, 0.25)
     r_turn: object = (0.02, 0.25)
+    edge: object = None
     min_rturn_beams: float = 0.0
     n_particles: int = 500_000
     targets: tuple = ()
@@ -142,6 +146,24 @@ SETS = {
             min_rturn_beams=1.5,
             n_particles=1_000_000,
             targets=("issue11_noiseless",),
+        ),
+        ConditionSet(
+            name="edge",
+            summary="thesis Table 3.2 as 'noiseless', i 50-90 deg, but the gas ends at a sharp "
+            "edge 2-4 r_scale out (a known limitation: galkin's discs fade out)",
+            n=40,
+            snr=None,
+            beam=2.0,
+            channel_width="auto",
+            dispersion=10.0,
+            thickness=0.1,
+            inclination=(50.0, 90.0),
+            v_sin_i=(50.0, 500.0),
+            r_scale=(0.10, 0.35),
+            r_turn=(0.01, 0.80),
+            edge=(2.0, 4.0),
+            min_rturn_beams=1.5,
+            n_particles=1_000_000,
         ),
         ConditionSet(
             name="rings",
@@ -208,6 +230,13 @@ def _velocity_profile(rng, cset, kind, inclination):
 
 
 def _density_profile(rng, cset, kind):
+    profile = _density_shape(rng, cset, kind)
+    if cset.edge is not None:
+        profile["r_edge"] = _draw(rng, cset.edge) * profile["r_scale"]
+    return profile
+
+
+def _density_shape(rng, cset, kind):
     size = MAP_SIZE
     if kind == "exponential":
         return {"kind": "exponential", "r_scale": _draw(rng, cset.r_scale) * size}

@@ -33,7 +33,7 @@ from astropy.wcs import WCS
 from scipy.ndimage import gaussian_filter, map_coordinates
 
 from .cache import GENERATOR_VERSION, atomic_path, content_hash, read_json, write_json
-from .profiles import peak_velocity, rotation_velocity, surface_density
+from .profiles import density_extent, peak_velocity, rotation_velocity, surface_density
 
 __all__ = ["make_cube", "cube_for", "SKY_CENTER_DEG", "HI_REST_HZ"]
 
@@ -67,7 +67,11 @@ def _kinms_cube(spec, n_chan):
     ny, nx = spec["shape"]
     cell, dv, beam = spec["pixel_scale_arcsec"], spec["channel_width_kms"], spec["beam_fwhm_arcsec"]
     pad = int(np.ceil(2.1 * beam / cell)) + 1  # KinMS trims its beam at 1e-5 = 2.04 FWHM
-    extent = (max(nx, ny) / 2 + pad) * np.sqrt(2) * cell + 5.0
+    # The gas is drawn out to where it is negligible, not to the field's corner:
+    # a disc cut at the corner radius shows a sharp edge inside the field when it
+    # is large and inclined (generator version 1 did that).
+    field = (max(nx, ny) / 2 + pad) * np.sqrt(2) * cell + 5.0
+    extent = max(field, density_extent(spec["density_profile"]))
     radius = np.arange(0.0, extent, 0.05 * cell)
     model = KinMS(
         (nx + 2 * pad) * cell,

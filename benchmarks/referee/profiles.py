@@ -18,6 +18,10 @@ Surface-density kinds (arbitrary normalisation, per unit area)
     ``rings``: Gaussian rings ``sum_k A_k exp(-(R - R_k)^2 / 2 w_k^2)`` on a faint
     exponential floor, times ``1 - exp(-(R / r_hole)^2)`` (a central hole; none
     when ``r_hole`` is 0).
+
+Either kind takes an optional ``r_edge``: the gas stops there (a sharp outer
+edge, as HI discs that end where the gas turns molecular or ionised); absent or 0,
+the disc goes on until its exponential envelope is negligible.
 """
 
 import numpy as np
@@ -28,6 +32,7 @@ __all__ = [
     "rotation_velocity",
     "surface_density",
     "peak_velocity",
+    "density_extent",
 ]
 
 VELOCITY_KINDS = ("arctan", "peaked")
@@ -53,8 +58,8 @@ def surface_density(profile, radius):
     r = np.abs(np.asarray(radius, dtype=float))
     kind = profile["kind"]
     if kind == "exponential":
-        return np.exp(-r / profile["r_scale"])
-    if kind == "rings":
+        sigma = np.exp(-r / profile["r_scale"])
+    elif kind == "rings":
         sigma = profile["floor"] * np.exp(-r / profile["r_scale"])
         for centre, width, amp in zip(
             profile["ring_radius"], profile["ring_width"], profile["ring_amplitude"], strict=True
@@ -62,8 +67,27 @@ def surface_density(profile, radius):
             sigma = sigma + amp * np.exp(-0.5 * ((r - centre) / width) ** 2)
         if profile["r_hole"] > 0:
             sigma = sigma * (1.0 - np.exp(-((r / profile["r_hole"]) ** 2)))
-        return sigma
-    raise ValueError(f"unknown surface-density kind {kind!r}; known: {DENSITY_KINDS}")
+    else:
+        raise ValueError(f"unknown surface-density kind {kind!r}; known: {DENSITY_KINDS}")
+    if profile.get("r_edge", 0) > 0:
+        sigma = np.where(r <= profile["r_edge"], sigma, 0.0)
+    return sigma
+
+
+def density_extent(profile):
+    """Radius (arcsec) beyond which ``profile`` holds a negligible part of the gas.
+
+    ``r_edge`` when the disc has one; otherwise 12 ``r_scale`` (the exponential
+    envelope of both kinds leaves 1e-4 of an exponential disc's gas beyond it) or
+    six widths past the outermost ring, whichever is further.
+    """
+    if profile.get("r_edge", 0) > 0:
+        return float(profile["r_edge"])
+    extent = 12.0 * profile["r_scale"]
+    if profile["kind"] == "rings":
+        rings = np.asarray(profile["ring_radius"]) + 6.0 * np.asarray(profile["ring_width"])
+        extent = max(extent, float(rings.max()))
+    return float(extent)
 
 
 def peak_velocity(profile, r_max):
