@@ -15,6 +15,7 @@ from .constants import (
     _RENDER_DTYPE,
     HEIGHT_NAME,
     NU,
+    PEDESTAL_RIDGE,
 )
 
 
@@ -42,12 +43,18 @@ def _beam_area(prepared):
 class _Batch:
     """The batch's maps, errors and geometry as tensors, and the decoder that models them."""
 
-    def __init__(self, prepared, decoder, names, dtype, moment0_scale="linear"):
+    def __init__(self, prepared, decoder, names, dtype, moment0_scale="linear", pedestal=None):
         stack = lambda arrays: torch.tensor(np.stack(arrays), dtype=dtype)  # noqa: E731
         self.d0 = stack([p.moment0 for p in prepared])
         self.d1 = stack([p.moment1 for p in prepared])
         self.mask = stack([p.mask for p in prepared])
         self.log = moment0_scale == "log"
+        # by default a pedestal under a parametric disc; a free-form profile
+        # (rings) that starts from a proxy fits its own outer light, and a
+        # pedestal would be degenerate with its outer rings
+        if pedestal is None:
+            pedestal = getattr(decoder.intensity, "proxy", None) is None
+        self.pedestal = bool(pedestal) and not self.log
         # measured pixel variances: for the reduced chi-square, not the weights
         self.measured0 = stack([_error_map(p, 0) for p in prepared]) ** 2
         if self.log:  # errors of log(d + floor)
@@ -140,21 +147,51 @@ class _Batch:
 
 
 def _solve_nuisance(batch, model0, model1, w0, w1, galaxy):
-    """Residual maps with the closed-form (weighted) amplitude and velocity offset.
+    """Residual maps with the closed-form (weighted) nuisance parameters solved.
 
-    In log scale the moment-0 residual is ``log(a m + f) - log(d + f)`` and the
-    amplitude is refined by Gauss-Newton steps in log space.
+    Moment 0 is compared as ``a m + c`` with an amplitude ``a`` and a pedestal
+    ``c`` (see the module notes; ``c = 0`` for free-form intensity profiles),
+    moment 1 as ``m + v`` with a velocity offset ``v``; each is the weighted
+    least-squares solution for the given model (variable projection: the
+    Jacobian of the residuals then carries their uncertainty into the other
+    parameters' errors). In log scale the moment-0 residual is
+    ``log(a m + f) - log(d + f)`` without a pedestal, and the amplitude is
+    refined by Gauss-Newton steps in log space.
+
+    Returns ``r0, r1, amplitude, offset, pedestal`` (``(B,)`` each after the maps).
     """
     dims = (-2, -1)
     d0, d1 = batch.d0[galaxy], batch.d1[galaxy]
-    amp = (w0 * model0 * d0).sum(dims) / (w0 * model0**2).sum(dims).clamp_min(1e-30)
     off = (w1 * (d1 - model1)).sum(dims) / w1.sum(dims).clamp_min(1e-30)
     r1 = model1 + off[:, None, None] - d1
+    if batch.pedestal:
+        amp, pedestal = _amplitude_and_pedestal(d0, model0, w0)
+        return amp[:, None, None] * model0 + pedestal[:, None, None] - d0, r1, amp, off, pedestal
+    amp = (w0 * model0 * d0).sum(dims) / (w0 * model0**2).sum(dims).clamp_min(1e-30)
+    pedestal = torch.zeros_like(amp)
     if not batch.log:
-        return amp[:, None, None] * model0 - d0, r1, amp, off
+        return amp[:, None, None] * model0 - d0, r1, amp, off, pedestal
     amp = _log_amplitude(d0, model0, w0, amp.clamp_min(1e-12), LOG_FLOOR)
     r0 = torch.log(amp[:, None, None] * model0.clamp_min(0.0) + LOG_FLOOR)
-    return r0 - torch.log(d0.clamp_min(0.0) + LOG_FLOOR), r1, amp, off
+    return r0 - torch.log(d0.clamp_min(0.0) + LOG_FLOOR), r1, amp, off, pedestal
+
+
+def _amplitude_and_pedestal(d0, model0, w0):
+    """Weighted least-squares ``a, c`` of ``d0 ~ a model0 + c`` (``(B,)`` each).
+
+    Minimises ``<w (a m + c - d)^2> / <w> + PEDESTAL_RIDGE c^2``: the small
+    ridge only matters where the model is (nearly) constant over the mask, where
+    amplitude and pedestal are degenerate; the pedestal then stays at zero.
+    """
+    dims = (-2, -1)
+    sw = w0.sum(dims).clamp_min(1e-30)
+    m1 = (w0 * model0).sum(dims) / sw
+    m2 = (w0 * model0**2).sum(dims) / sw
+    d1 = (w0 * d0).sum(dims) / sw
+    md = (w0 * model0 * d0).sum(dims) / sw
+    one = 1.0 + PEDESTAL_RIDGE
+    det = (m2 * one - m1**2).clamp_min(1e-30)
+    return (md * one - m1 * d1) / det, (m2 * d1 - m1 * md) / det
 
 
 class _Weights:
@@ -209,7 +246,7 @@ class _Weights:
                 w0 = w1 = b.mask
             else:
                 w0, w1 = self.weights()
-            r0, r1, _, _ = _solve_nuisance(b, model0, model1, w0, w1, galaxy)
+            r0, r1, *_ = _solve_nuisance(b, model0, model1, w0, w1, galaxy)
             j2 = []
             for r, e, u, floor in zip((r0, r1), (b.e0, b.e1), self.u, self.floor, strict=True):
                 wu = u * b.mask
@@ -229,7 +266,7 @@ class _Weights:
 def _vector(batch, model0, model1, weights, galaxy, scale):
     """Weighted residual vectors ``(N, 2 H W)`` of models for galaxies ``galaxy``."""
     w0, w1 = weights[0][galaxy], weights[1][galaxy]
-    r0, r1, _, _ = _solve_nuisance(batch, model0, model1, w0, w1, galaxy)
+    r0, r1, *_ = _solve_nuisance(batch, model0, model1, w0, w1, galaxy)
     s = scale[galaxy][:, None, None]
     return torch.cat(
         [(r0 * torch.sqrt(w0) * s).flatten(1), (r1 * torch.sqrt(w1) * s).flatten(1)], 1

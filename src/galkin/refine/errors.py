@@ -24,7 +24,7 @@ def _correlation_area(batch, model0, model1, weights):
     """
     galaxy = torch.arange(len(batch))
     w0, w1 = weights
-    r0, r1, _, _ = _solve_nuisance(batch, model0, model1, w0, w1, galaxy)
+    r0, r1, *_ = _solve_nuisance(batch, model0, model1, w0, w1, galaxy)
     h, w = batch.shape
     shape = (2 * h, 2 * w)
     lag_y = torch.fft.fftfreq(shape[0], 1.0 / shape[0])

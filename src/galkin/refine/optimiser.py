@@ -14,6 +14,7 @@ from .constants import (
     CENTER_PRIOR,
     HEIGHT_BOUNDS,
     HEIGHT_NAME,
+    HEIGHT_PER_SCALE_LENGTH,
     HEIGHT_PRIOR,
     PRIOR_WIDTH,
 )
@@ -40,12 +41,48 @@ def _bounds(space, names, dtype):
     return lo, hi
 
 
+def scale_length(profile, values):
+    """Exponential scale length ``(B,)`` with the half-light radius of ``profile``.
+
+    ``values``: the profile's parameters, ``(B,)`` each (field units). The
+    half-light radius of the face-on profile (numerically, out to two fields)
+    divided by 1.678, that of an exponential disc; NaN where the profile has no
+    light.
+    """
+    radius = torch.linspace(0.0, 2.0, 4001, dtype=torch.float64)
+    params = {
+        n: torch.as_tensor(np.asarray(values[n], dtype=float))[:, None]
+        for n in profile.parameter_names()
+    }
+    with torch.no_grad():
+        light = (profile.evaluate(radius[None, :], **params) * radius).clamp_min(0.0)
+    cumulative = torch.cumsum(light, dim=1)
+    total = cumulative[:, -1:]
+    half = torch.searchsorted(cumulative, 0.5 * total).clamp_max(radius.numel() - 1)
+    r_half = radius[half[:, 0]].numpy()
+    return np.where(total[:, 0].numpy() > 0, r_half / 1.678, np.nan)
+
+
+def _height_centre(space, start, default_height, b):
+    """Prior centre of ``log_scale_height`` ``(B,)``: `HEIGHT_PER_SCALE_LENGTH` of the disc.
+
+    The disc's scale length is that of the starting intensity profile
+    (:func:`scale_length`); ``default_height`` where it cannot be evaluated.
+    """
+    height = np.full(b, float(default_height))
+    if all(n in start for n in space.intensity.parameter_names()):
+        length = scale_length(space.intensity, start)
+        height = np.where(np.isfinite(length), HEIGHT_PER_SCALE_LENGTH * length, height)
+    return np.log(np.clip(height, *HEIGHT_BOUNDS))
+
+
 def _prior(space, names, start, prior_sigma, default_height, lo, hi):
     """Prior centre ``mu`` and width ``(B, P)``: the start, widened network errors."""
     b = len(next(iter(start.values())))
     dtype = lo.dtype
     mu = torch.zeros(b, len(names), dtype=dtype)
-    mu[:, names.index(HEIGHT_NAME)] = float(np.log(default_height))
+    height = _height_centre(space, start, default_height, b)
+    mu[:, names.index(HEIGHT_NAME)] = torch.as_tensor(height, dtype=dtype)
     for k, n in enumerate(names):  # the centre and thickness may start elsewhere too
         if n in start:
             mu[:, k] = torch.as_tensor(np.asarray(start[n], dtype=float), dtype=dtype)
@@ -100,6 +137,7 @@ def refine(
     iterations=12,
     nodes=5,
     moment0_scale="linear",
+    pedestal=None,
 ):
     """Refine every galaxy's parameters by fitting the decoder to its own maps.
 
@@ -124,6 +162,11 @@ def refine(
         so a bright, non-axisymmetric centre does not outweigh the outer disc;
         on simulated exponential discs with noise it biases the inclination by
         about -1 deg, so it is not the default).
+    pedestal : bool, optional
+        Fit a constant under moment 0 (`Refinement.pedestal`; see the module
+        notes). Default: for parametric intensity profiles compared linearly;
+        not for free-form ones (a ``proxy``), whose outer rings would be
+        degenerate with it, nor in log scale.
 
     Returns
     -------
@@ -135,7 +178,7 @@ def refine(
     names = tuple(space.names) + CENTER_NAMES + (HEIGHT_NAME,)
     if moment0_scale not in ("log", "linear"):
         raise ValueError(f"moment0_scale must be 'log' or 'linear'; got {moment0_scale!r}.")
-    batch = _Batch(prepared, decoder, names, dtype, moment0_scale)
+    batch = _Batch(prepared, decoder, names, dtype, moment0_scale, pedestal)
     lo, hi = _bounds(space, names, dtype)
     mu, sigma = _prior(space, names, start, prior_sigma, decoder.scale_height, lo, hi)
     amplitude = space.amplitude
@@ -305,11 +348,11 @@ def _results(batch, names, theta, mu, covariance, raw, weights, areas, bounds, c
     lo, hi, physical = bounds
     galaxy = torch.arange(len(batch))
     w0, w1 = weights.weights()
-    r0, r1, amp, off = _solve_nuisance(batch, raw[0], raw[1], w0, w1, galaxy)
+    r0, r1, amp, off, pedestal = _solve_nuisance(batch, raw[0], raw[1], w0, w1, galaxy)
     mask = batch.mask
     dims = (-2, -1)
     n = mask.sum(dims).clamp_min(1.0)
-    linear0 = amp[:, None, None] * raw[0] - batch.d0  # the thesis's loss is linear
+    linear0 = amp[:, None, None] * raw[0] + pedestal[:, None, None] - batch.d0  # linear loss
     loss = ((mask * linear0**2).sum(dims) + (mask * r1**2).sum(dims)) / n
     chi2 = []
     for r, e2 in ((r0, batch.measured0), (r1, batch.measured1)):
@@ -330,7 +373,8 @@ def _results(batch, names, theta, mu, covariance, raw, weights, areas, bounds, c
                 start={n: float(mu[j, k]) for k, n in enumerate(names)},
                 amplitude=float(amp[j]),
                 offset=float(off[j]),
-                model0=((amp[j] * raw[0][j]) * mask[j]).numpy(),
+                pedestal=float(pedestal[j]),
+                model0=((amp[j] * raw[0][j] + pedestal[j]) * mask[j]).numpy(),
                 model1=((raw[1][j] + off[j]) * mask[j]).numpy(),
                 loss=float(loss[j]),
                 chi2=(float(chi2[0][j]), float(chi2[1][j])),

@@ -152,15 +152,19 @@ def refine_from_proxy(
     return new, configured
 
 
-def refit_free_surface_density(targets, outputs, profiles, space):
+def refit_free_surface_density(targets, outputs, profiles, space, model_outputs=None):
     """Refit, with a ring surface density, the galaxies whose intensity profile failed.
 
     A galaxy fails when its refined model's ring-averaged moment 0 misses the
     data's (`galkin.quality.profile_mismatch` above
     `~galkin.quality.PROFILE_MISMATCH`); the refit keeps ``space``'s velocity
-    profile, starts from the failed fit (the intensity profile as the proxy) and
-    replaces that galaxy's entries of ``outputs`` and ``profiles`` in place, the
-    failure recorded in ``output.fallback``.
+    profile, starts from a proxy fit with the intensity profile and replaces that
+    galaxy's entries of ``outputs`` and ``profiles`` in place, the failure
+    recorded in ``output.fallback``.
+
+    The proxy is the model's estimate refined again *without* a moment-0
+    pedestal when ``model_outputs`` are given (as for ``intensity="rings"``: a
+    pedestal's geometry is no start for gas in rings), else the failed fit.
 
     Parameters
     ----------
@@ -170,17 +174,25 @@ def refit_free_surface_density(targets, outputs, profiles, space):
     profiles : list of tuple
         ``(intensity, velocity)`` of each fit.
     space : `~galkin.parameters.ParameterSpace`
+    model_outputs : list of `~galkin.model.ModelOutput`, optional
+        The model's (unrefined) estimates of ``targets``.
     """
     from ..quality import PROFILE_MISMATCH, ring_mismatch
+    from .outputs import refine_outputs
 
     mismatch = [ring_mismatch(t, o.refinement) for t, o in zip(targets, outputs, strict=True)]
     failed = [j for j, m in enumerate(mismatch) if m > PROFILE_MISMATCH]
     if not failed:
         return
+    failed_targets = [targets[j] for j in failed]
+    if model_outputs is None:
+        proxies = [outputs[j] for j in failed]
+    else:
+        proxies = refine_outputs(
+            failed_targets, [model_outputs[j] for j in failed], space, pedestal=False
+        )
     free = get_profile("rings", "intensity")()
-    new, configured = refine_from_proxy(
-        [targets[j] for j in failed], [outputs[j] for j in failed], space, free, space.velocity
-    )
+    new, configured = refine_from_proxy(failed_targets, proxies, space, free, space.velocity)
     for j, output, pair in zip(failed, new, configured, strict=True):
         record = {
             "profile": space.intensity.name,

@@ -23,7 +23,7 @@ class Refinement:
     amplitude, offset : float
         Closed-form moment-0 amplitude and moment-1 offset (normalised units).
     model0, model1 : `numpy.ndarray`
-        Model maps on the network grid, amplitude and offset applied.
+        Model maps on the network grid, amplitude, pedestal and offset applied.
     loss : float
         Unweighted mean-squared residual of both maps (the thesis's loss).
     chi2 : tuple of float
@@ -41,6 +41,10 @@ class Refinement:
         Whether the last step changed every parameter by less than 2% of its error.
     iterations : int
         Levenberg-Marquardt iterations run.
+    pedestal : float
+        Closed-form constant added to the moment-0 model (normalised units): the
+        part of the data's moment 0 that no disc explains, e.g. the positive
+        noise a cube's emission mask selects (0 for log-scale fits).
     """
 
     names: tuple
@@ -58,6 +62,7 @@ class Refinement:
     at_bound: tuple
     converged: bool
     iterations: int
+    pedestal: float = 0.0
 
     def error(self, name):
         """1-sigma Laplace error of parameter ``name``."""
