@@ -35,10 +35,12 @@ PRIOR_WIDTH = 10.0
 #: model's own mismatch with discs it did not make (KinMS's particle discs: shot
 #: noise, a different vertical profile and beam) that no amount of signal removes.
 #: Angles in radians (inclination 0.1 deg, position angle 0.02 deg); ``v_max`` as
-#: a fraction of its value (0.3%). Measured on the independent simulator's
+#: a fraction of its value (0.2%). Measured on the independent simulator's
 #: ``hard`` (S/N 8-30) and ``noiseless`` sets together (``benchmarks/
-#: bench_referee.py``; Laplace errors alone cover the truth for 45-65% of
-#: galaxies there, these floors bring both sets to 60-75%); the ``thin``,
+#: bench_referee.py``): Laplace errors alone cover the truth for 45-65% of
+#: galaxies there, and these floors bring both sets inside 60-76% (the V_max
+#: floor matters only where the data are nearly noiseless: 0.3% put the
+#: ``noiseless`` set at 76-77% over two runs, 0.2% at 74%); the ``thin``,
 #: ``hard --noise beam`` and ``mixed`` sets validate them. Until generator
 #: version 2 of that benchmark these were 0.75 deg, 0.15 deg and 1.5%: they were
 #: absorbing a -1 to -3 deg inclination bias at S/N ~ 10 that the moment-0
@@ -46,7 +48,7 @@ PRIOR_WIDTH = 10.0
 SYSTEMATIC_FLOOR = {
     "inclination": np.radians(0.1),
     "pa_offset": np.radians(0.02),
-    "v_max": ("relative", 0.003),
+    "v_max": ("relative", 0.002),
 }
 #: Finite-difference step, as a fraction of each parameter's range.
 _FD_STEP = 1e-4
