@@ -117,3 +117,39 @@ def test_gas_in_a_ring_is_refitted_with_a_free_surface_density():
     )
     assert profile_mismatch(disc) < 0.05 and not disc.flags()["profile_mismatch"]
     assert disc.intensity.name == "exponential" and disc.output.fallback is None
+
+
+@pytest.mark.parametrize("edge", [None, 20.0])
+def test_a_disc_with_a_sharp_edge_is_flagged_truncated(edge):
+    """An exponential disc (r_scale 8") cut at 20" and seen at 72 deg: the fit reads it
+    too edge-on, and its negative moment-0 pedestal raises ``truncated``; the same disc
+    without the edge is fitted at the truth and not flagged."""
+
+    def density(radius):
+        r = radius.to_value(u.arcsec)
+        return np.exp(-r / 8.0) * (r < edge if edge else 1.0)
+
+    cube = galkin.simulate_cube(
+        inclination=72 * u.deg,
+        position_angle=30 * u.deg,
+        v_max=180 * u.km / u.s,
+        r_turn=4 * u.arcsec,
+        beam=3 * u.arcsec,
+        r_scale=8 * u.arcsec,
+        surface_density=density,
+        snr=30,
+        seed=3,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FitQualityWarning)
+        result = galkin.fit(cube, seed=0)
+    truncated = quality_flags(result)["truncated"]
+    warned = any("sharp edge" in str(w.message) for w in caught)
+    assert result.to_table()["flag_truncated"][0] == truncated
+    if edge is None:
+        assert abs(result.inclination - 72 * u.deg) < 1 * u.deg
+        assert not truncated and not warned
+    else:
+        assert result.inclination > 74 * u.deg  # the limitation the flag reports
+        assert truncated and warned
+        assert result.output.refinement.pedestal < -0.01

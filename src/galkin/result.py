@@ -289,6 +289,9 @@ class FitResult:
         row["refined"] = [self.refined]
         row["chi2_moment0"] = [np.nan if ref is None else ref.chi2[0]]
         row["chi2_moment1"] = [np.nan if ref is None else ref.chi2[1]]
+        scales = self.prepared.scales
+        pedestal = np.nan if ref is None else ref.pedestal * scales.flux
+        row["moment0_pedestal"] = [pedestal] * u.Unit(scales.flux_unit)
         jitter = np.nan if ref is None else ref.jitter[1] * self.prepared.scales.velocity
         row["residual_moment1"] = [jitter] * KM_S
         row["v_scale"] = [self.prepared.scales.velocity] * KM_S
