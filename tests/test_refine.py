@@ -192,3 +192,24 @@ def test_broyden_update_meets_the_secant_condition():
         torch.testing.assert_close(predicted[0], dm[0])
         torch.testing.assert_close(upd[1], old[1])  # did not move
         torch.testing.assert_close(upd[:, 2], old[:, 2])  # closed-form column untouched
+
+
+def test_a_parameter_held_at_its_bound_leaves_the_others_their_own_step():
+    """Bound-constrained Gauss-Newton: a parameter at its bound whose descent points
+    out of the range is fixed, and the others take the step that is best with it
+    fixed (not the unconstrained step clipped, which bends away from the descent)."""
+    from galkin.refine.optimiser import _active, _free_system
+
+    jtj = torch.tensor([[[4.0, 1.5], [1.5, 2.0]]], dtype=torch.float64)
+    grad = torch.tensor([[[2.0], [-1.0]]], dtype=torch.float64)
+    lo = torch.tensor([0.0, 0.0], dtype=torch.float64)
+    hi = torch.tensor([1.0, 1.0], dtype=torch.float64)
+    at_lower = torch.tensor([[0.0, 0.5]], dtype=torch.float64)
+    active = _active(at_lower, grad, lo, hi)
+    assert active.tolist() == [[True, False]]  # descent (-grad) points below 0
+    a, g = _free_system(jtj, grad, active)
+    step = -torch.linalg.solve(a, g)[0, :, 0]
+    assert step[0] == 0.0 and step[1] == pytest.approx(0.5)  # -(-1) / 2
+    # inside the range, or with the descent pointing inwards, nothing is held
+    assert not _active(torch.tensor([[0.3, 0.5]], dtype=torch.float64), grad, lo, hi).any()
+    assert not _active(at_lower, -grad, lo, hi).any()

@@ -305,6 +305,8 @@ def _step(batch, weights, theta, raw, prior, lam, scale, steps, amp_index, bound
         jtj = jtj + extra_jac.transpose(1, 2) @ extra_jac
         grad = grad + extra_jac.transpose(1, 2) @ extra[..., None]
 
+    jtj, grad = _free_system(jtj, grad, _active(theta, grad, lo, hi))
+
     def cost(vector, at, rows):
         total = (vector**2).sum(-1) + (((at - mu[rows]) / sigma[rows]) ** 2).sum(-1)
         return total if reg is None else total + (reg(at, False)[0] ** 2).sum(-1)
@@ -342,6 +344,29 @@ def _step(batch, weights, theta, raw, prior, lam, scale, steps, amp_index, bound
     # once a step is small with derivatives rendered afresh (which the errors reuse)
     converged = small & stale
     return theta, raw, lam, converged, (d0, d1), pending | (small & ~stale)
+
+
+def _active(theta, grad, lo, hi):
+    """``(B, P)`` parameters held at a bound: there, with the descent pointing out."""
+    tiny = 1e-6 * (hi - lo)
+    g = grad[..., 0]
+    return ((theta - lo <= tiny) & (g > 0)) | ((hi - theta <= tiny) & (g < 0))
+
+
+def _free_system(jtj, grad, active):
+    """The normal equations with the ``active`` parameters fixed (their step is zero).
+
+    A clamped step that still pushes a parameter into its bound bends the
+    others' step away from the descent and keeps failing, so the damping grows
+    and the fit crawls (a ring fit with its thickness at the lower bound took
+    30 iterations); an active parameter's row and column are cleared and its
+    diagonal set to one.
+    """
+    if not bool(active.any()):
+        return jtj, grad
+    free = (~active).to(jtj.dtype)
+    jtj = jtj * free[:, :, None] * free[:, None, :] + torch.diag_embed(1.0 - free)
+    return jtj, grad * free[..., None]
 
 
 def _results(batch, names, theta, mu, covariance, raw, weights, areas, bounds, converged, done):
