@@ -68,3 +68,9 @@ _ATTEMPTS = 6
 #: fraction of its error (moves below a tenth of the error change no reported digit
 #: that matters, and each iteration costs a decoder pass per parameter).
 _CONVERGED = 0.1
+#: ... and when the fitted scatter (squared jitter) of each map changed by less
+#: than this fraction over the iteration: a start far from the answer inflates the
+#: jitters, and steps then look small against errors that are too wide. On the
+#: KinMS rings set the ring fits' median inclination error is 0.09-0.10 deg with
+#: this test (three runs) and 0.21-0.31 deg without (two runs).
+_SETTLED = 0.05

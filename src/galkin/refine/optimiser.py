@@ -9,6 +9,7 @@ from .constants import (
     _CONVERGED,
     _FD_STEP,
     _RENDER_DTYPE,
+    _SETTLED,
     CENTER_BOUND,
     CENTER_NAMES,
     CENTER_PRIOR,
@@ -273,7 +274,8 @@ def _step(batch, weights, theta, raw, prior, lam, scale, steps, amp_index, bound
 
     Returns the new ``theta``, its raw maps, the damping, which galaxies converged
     (a step with fresh derivatives was accepted and moved every parameter by less
-    than `_CONVERGED` of its error), the updated derivative maps and which of them
+    than `_CONVERGED` of its error, and the jitters changed by less than
+    `_SETTLED`), the updated derivative maps and which of them
     must be rendered afresh next time (a failed step, or a small one to confirm).
     """
     lo, hi = bounds
@@ -281,7 +283,14 @@ def _step(batch, weights, theta, raw, prior, lam, scale, steps, amp_index, bound
     (d0, d1), stale = jac
     if batch.exact():  # ring fits: tens of coupled values, few geometry columns to save
         stale = torch.ones_like(stale)
+    before_jitter = weights.j2
     weights.update(*raw)
+    # the fitted scatters must have settled too (see `_SETTLED`)
+    settled = torch.zeros(len(batch), dtype=torch.bool)
+    if before_jitter is not None:
+        settled = torch.ones(len(batch), dtype=torch.bool)
+        for old, new in zip(before_jitter, weights.j2, strict=True):
+            settled &= (new - old).abs() <= _SETTLED * old
     w = weights.weights()
     fresh = torch.nonzero(stale).flatten()
     if len(fresh):
@@ -342,7 +351,7 @@ def _step(batch, weights, theta, raw, prior, lam, scale, steps, amp_index, bound
     small = ~pending & (taken.abs() < _CONVERGED * err).all(-1)
     # a small step under updated derivatives may only mean they are off: converged
     # once a step is small with derivatives rendered afresh (which the errors reuse)
-    converged = small & stale
+    converged = small & stale & settled
     return theta, raw, lam, converged, (d0, d1), pending | (small & ~stale)
 
 
