@@ -54,7 +54,7 @@ PROFILE_MISMATCH = 0.15
 #: the edge of the data (a disc with a sharp outer edge). On the referee's KinMS
 #: cubes it flags none of 160 noiseless, ``hard`` and ``thin`` galaxies, 12% of
 #: the ``hard`` ones with beam-correlated noise, and 78% of the sharp-edged
-#: ``edge`` discs (14 of the 17 whose inclination is more than 2 deg off).
+#: ``edge`` discs (13 of the 16 whose inclination is more than 2 deg off).
 TRUNCATED = -0.01
 #: Flags that :func:`warn_about` warns about.
 WARNED_FLAGS = ("at_bound", "extrapolated", "poor_fit", "profile_mismatch", "truncated")
