@@ -14,7 +14,7 @@ line-free channels on both sides of the line.
 """
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -101,6 +101,26 @@ class ConditionSet:
     targets: tuple = ()
 
 
+_NOISELESS = ConditionSet(
+    name="noiseless",
+    summary="thesis Table 3.2: noiseless, beam 2 px, i 10-90 deg, V_max sin i 50-500 "
+    "km/s, r_scale 0.1-0.35 and r_turn 0.01-0.8 of the map, projected r_turn >= 1.5 "
+    "beams, random PA",
+    n=100,
+    snr=None,
+    beam=2.0,
+    channel_width="auto",
+    dispersion=10.0,
+    thickness=0.1,
+    inclination=(10.0, 90.0),
+    v_sin_i=(50.0, 500.0),
+    r_scale=(0.10, 0.35),
+    r_turn=(0.01, 0.80),
+    min_rturn_beams=1.5,
+    n_particles=1_000_000,
+    targets=("issue11_noiseless",),
+)
+
 SETS = {
     s.name: s
     for s in (
@@ -128,42 +148,16 @@ SETS = {
             thickness=(0.1, 0.3),
             targets=("issue11_accuracy", "issue11_vs_barolo"),
         ),
-        ConditionSet(
-            name="noiseless",
-            summary="thesis Table 3.2: noiseless, beam 2 px, i 10-90 deg, V_max sin i 50-500 "
-            "km/s, r_scale 0.1-0.35 and r_turn 0.01-0.8 of the map, projected r_turn >= 1.5 "
-            "beams, random PA",
-            n=100,
-            snr=None,
-            beam=2.0,
-            channel_width="auto",
-            dispersion=10.0,
-            thickness=0.1,
-            inclination=(10.0, 90.0),
-            v_sin_i=(50.0, 500.0),
-            r_scale=(0.10, 0.35),
-            r_turn=(0.01, 0.80),
-            min_rturn_beams=1.5,
-            n_particles=1_000_000,
-            targets=("issue11_noiseless",),
-        ),
-        ConditionSet(
+        _NOISELESS,
+        replace(
+            _NOISELESS,
             name="edge",
             summary="thesis Table 3.2 as 'noiseless', i 50-90 deg, but the gas ends at a sharp "
             "edge 2-4 r_scale out (a known limitation: galkin's discs fade out)",
             n=40,
-            snr=None,
-            beam=2.0,
-            channel_width="auto",
-            dispersion=10.0,
-            thickness=0.1,
             inclination=(50.0, 90.0),
-            v_sin_i=(50.0, 500.0),
-            r_scale=(0.10, 0.35),
-            r_turn=(0.01, 0.80),
             edge=(2.0, 4.0),
-            min_rturn_beams=1.5,
-            n_particles=1_000_000,
+            targets=(),
         ),
         ConditionSet(
             name="rings",

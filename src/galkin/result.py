@@ -292,9 +292,9 @@ class FitResult:
         scales = self.prepared.scales
         pedestal = np.nan if ref is None else ref.pedestal * scales.flux
         row["moment0_pedestal"] = [pedestal] * u.Unit(scales.flux_unit)
-        jitter = np.nan if ref is None else ref.jitter[1] * self.prepared.scales.velocity
+        jitter = np.nan if ref is None else ref.jitter[1] * scales.velocity
         row["residual_moment1"] = [jitter] * KM_S
-        row["v_scale"] = [self.prepared.scales.velocity] * KM_S
+        row["v_scale"] = [scales.velocity] * KM_S
         row["r_max"] = u.Quantity([self.r_max])
         row["dispersion_profile"] = self.dispersion_profile()[1][None, :]
         observed = self.dispersion_profile(beam_smearing=False)[1]

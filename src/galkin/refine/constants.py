@@ -24,8 +24,9 @@ HEIGHT_PRIOR = 1.0
 #: thickness, such a prior made thick discs (h = 0.2-0.3 h_R) too thin and their
 #: inclination 1-3 deg too low on the independent simulator's ``hard`` set.
 HEIGHT_PER_SCALE_LENGTH = 0.12
-#: Ridge on the moment-0 pedestal (relative to the weighted mean of the squared
-#: model): keeps it at zero where amplitude and pedestal are degenerate.
+#: Ridge on the moment-0 pedestal: ``PEDESTAL_RIDGE c^2`` is added to the weighted
+#: mean squared residual, which keeps the pedestal at zero where the model is
+#: (nearly) flat over the mask and amplitude and pedestal are degenerate.
 PEDESTAL_RIDGE = 1e-4
 #: Degrees of freedom of the Student-t residuals (small: heavy tails).
 NU = 4.0

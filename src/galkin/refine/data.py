@@ -53,7 +53,7 @@ class _Batch:
         # (rings) that starts from a proxy fits its own outer light, and a
         # pedestal would be degenerate with its outer rings
         if pedestal is None:
-            pedestal = getattr(decoder.intensity, "proxy", None) is None
+            pedestal = decoder.intensity.proxy is None
         self.pedestal = bool(pedestal) and not self.log
         # measured pixel variances: for the reduced chi-square, not the weights
         self.measured0 = stack([_error_map(p, 0) for p in prepared]) ** 2

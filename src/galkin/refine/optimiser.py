@@ -42,7 +42,7 @@ def _bounds(space, names, dtype):
     return lo, hi
 
 
-def scale_length(profile, values):
+def _scale_length(profile, values):
     """Exponential scale length ``(B,)`` with the half-light radius of ``profile``.
 
     ``values``: the profile's parameters, ``(B,)`` each (field units). The
@@ -68,11 +68,11 @@ def _height_centre(space, start, default_height, b):
     """Prior centre of ``log_scale_height`` ``(B,)``: `HEIGHT_PER_SCALE_LENGTH` of the disc.
 
     The disc's scale length is that of the starting intensity profile
-    (:func:`scale_length`); ``default_height`` where it cannot be evaluated.
+    (`_scale_length`); ``default_height`` where it cannot be evaluated.
     """
     height = np.full(b, float(default_height))
     if all(n in start for n in space.intensity.parameter_names()):
-        length = scale_length(space.intensity, start)
+        length = _scale_length(space.intensity, start)
         height = np.where(np.isfinite(length), HEIGHT_PER_SCALE_LENGTH * length, height)
     return np.log(np.clip(height, *HEIGHT_BOUNDS))
 
@@ -82,8 +82,9 @@ def _prior(space, names, start, prior_sigma, default_height, lo, hi):
     b = len(next(iter(start.values())))
     dtype = lo.dtype
     mu = torch.zeros(b, len(names), dtype=dtype)
-    height = _height_centre(space, start, default_height, b)
-    mu[:, names.index(HEIGHT_NAME)] = torch.as_tensor(height, dtype=dtype)
+    if HEIGHT_NAME not in start:  # a started thickness (a ring fit's proxy) centres it
+        height = _height_centre(space, start, default_height, b)
+        mu[:, names.index(HEIGHT_NAME)] = torch.as_tensor(height, dtype=dtype)
     for k, n in enumerate(names):  # the centre and thickness may start elsewhere too
         if n in start:
             mu[:, k] = torch.as_tensor(np.asarray(start[n], dtype=float), dtype=dtype)
