@@ -33,9 +33,10 @@ galaxies whose profiles are configured alike are fitted together.
 A profile with many free values cannot be estimated directly by a network
 trained on parametric discs; it names a parametric ``proxy`` whose estimate
 starts its fit (:meth:`~DecoderProfile.from_proxy`), may add a smoothness
-``regularization`` to the fit, and may give exact derivatives
-(:meth:`~DecoderProfile.jacobian`) that spare the refinement one decoder pass
-per parameter.
+``regularization`` to the fit, and may give its derivatives in closed form
+(:meth:`~DecoderProfile.jacobian`; otherwise the decoder differentiates
+:meth:`~DecoderProfile.evaluate` with autograd, which must therefore be
+pointwise in radius: each value depending on its own radius and parameters).
 
 Third-party packages register new profiles through the
 :func:`~galkin.hookspecs.galkin_register_profiles` hook and prove them with the
@@ -225,8 +226,9 @@ class DecoderProfile(abc.ABC):
     def jacobian(self, radius, **params):
         """Derivatives of :meth:`evaluate` with respect to every parameter.
 
-        Optional: a profile that provides them lets the refinement take its
-        Jacobian from one decoder pass instead of one pass per parameter.
+        Optional: without them the decoder differentiates :meth:`evaluate`
+        by automatic differentiation at every quadrature node; closed forms
+        save that (ring profiles, with tens of values, give theirs).
 
         Parameters
         ----------

@@ -226,7 +226,7 @@ class BaseTestProfile:
         out = profile.evaluate(radius, **params)
         jacobian = profile.jacobian(radius, **params)
         if jacobian is None:
-            return  # optional: the refinement then takes finite differences
+            return  # optional: the decoder then differentiates evaluate() with autograd
         names = profile.parameter_names()
         assert jacobian.shape == out.shape + (len(names),), (
             f"jacobian shape {tuple(jacobian.shape)}, expected "

@@ -48,9 +48,11 @@ from the faint outer disc whose flat rotation pins V_max.
 
 The optimiser is Levenberg-Marquardt with iteratively re-weighted least squares
 (the Student-t weights and jitters are updated every iteration), the Jacobian
-taken by finite differences: one decoder pass per parameter, for the whole
-batch at once (the velocity amplitude's column is exact and free, since moment
-1 is linear in it). The decoder passes run in single precision (2.5x faster on
+from one decoder pass for the whole batch
+(`~galkin.decoder.DiscDecoder.derivatives` with ``geometry=True``: the exact
+derivatives of the quadrature sums, integrand and moving nodes, with respect
+to every parameter; the nuisance amplitude, pedestal and offset follow in
+closed form). The decoder passes run in single precision (2.5x faster on
 a CPU; the fitted values move by < 0.04 deg and 0.03% of V_max, far inside their
 errors), the normal equations and covariances in double. Parameters stay inside their
 bounds; one that ends at a bound is reported (`Refinement.at_bound`).

@@ -51,7 +51,8 @@ SYSTEMATIC_FLOOR = {
     "pa_offset": np.radians(0.02),
     "v_max": ("relative", 0.002),
 }
-#: Finite-difference step, as a fraction of each parameter's range.
+#: Finite-difference step, as a fraction of each parameter's range (the profiles'
+#: regularisation and the log-scale moment-0 comparison).
 _FD_STEP = 1e-4
 #: Largest lag (network pixels) summed in a residual map's correlation area.
 _MAX_LAG = 12
@@ -60,14 +61,15 @@ _CHUNK = 48
 #: Precision of the decoder passes (the residuals, normal equations and
 #: covariances are double precision).
 _RENDER_DTYPE = torch.float32
-#: Galaxies whose exact derivatives are rendered at once (each holds one map
-#: per parameter and line-of-sight node).
+#: Galaxies whose derivatives are rendered at once: with ring values (each holds
+#: one map per ring and line-of-sight node), and otherwise.
 _CHUNK_EXACT = 4
+_CHUNK_DERIVATIVES = 16
 #: Trial steps per iteration, each with five times the damping of the last.
 _ATTEMPTS = 6
 #: A galaxy has converged when a step moves every parameter by less than this
 #: fraction of its error (moves below a tenth of the error change no reported digit
-#: that matters, and each iteration costs a decoder pass per parameter).
+#: that matters, and each iteration costs decoder passes).
 _CONVERGED = 0.1
 #: ... and when the fitted scatter (squared jitter) of each map changed by less
 #: than this fraction over the iteration: a start far from the answer inflates the

@@ -1,7 +1,7 @@
 """The batch's maps and the likelihood.
 
 The maps and errors of a batch of galaxies as tensors, the Student-t weights, the
-weighted residual vectors and their finite-difference Jacobian.
+weighted residual vectors and their Jacobian.
 """
 
 import numpy as np
@@ -11,6 +11,7 @@ from ..loss import LOG_FLOOR, _log_amplitude
 from ..profiles import DecoderProfile
 from .constants import (
     _CHUNK,
+    _CHUNK_DERIVATIVES,
     _CHUNK_EXACT,
     _RENDER_DTYPE,
     HEIGHT_NAME,
@@ -120,7 +121,8 @@ class _Batch:
         return torch.cat(out0), torch.cat(out1)
 
     def exact(self):
-        """Names of the parameters whose derivatives the decoder gives exactly."""
+        """Names of the parameters whose profiles give their derivatives in closed form
+        (`~galkin.profiles.DecoderProfile.jacobian`: ring values)."""
         names = []
         for profile in (self.decoder.intensity, self.decoder.velocity):
             if type(profile).jacobian is not DecoderProfile.jacobian:
@@ -128,22 +130,49 @@ class _Batch:
         return names
 
     def derivatives(self, theta):
-        """Raw maps' exact derivatives ``(B, P, H, W)`` with respect to :meth:`exact`'s
-        parameters, for parameter rows ``theta`` of every galaxy in order."""
+        """Raw maps' derivatives ``(B, P, H, W)`` with respect to every parameter of
+        ``theta`` (rows of every galaxy in order), from one decoder pass each.
+
+        The decoder differentiates its line-of-sight integrals at their
+        quadrature nodes (`~galkin.decoder.DiscDecoder.derivatives`): every column
+        costs a few operations at the nodes instead of a decoder pass of its own,
+        as finite differences did.
+        """
         out0, out1 = [], []
         dtype = theta.dtype
-        work = self.decoder._t.dtype  # the decoder's precision (analytic: no cancellation)
-        theta = theta.to(work)
+        work = self.decoder._t.dtype
+        rows_all = theta.to(work)
         origin, steps = self.origin.to(work), self.steps.to(work)
         beams = None if self.beams is None else self.beams.to(work)
-        for start in range(0, theta.shape[0], _CHUNK_EXACT):
-            rows = theta[start : start + _CHUNK_EXACT]
+        chunk = _CHUNK_EXACT if self.exact() else _CHUNK_DERIVATIVES
+        for start in range(0, theta.shape[0], chunk):
+            rows = rows_all[start : start + chunk]
             idx = torch.arange(start, start + rows.shape[0])
             args, kwargs = self._decoder_args(rows, idx, origin, steps, beams)
-            _, _, _, d0, d1 = self.decoder.derivatives(*args, **kwargs)
-            out0.append(d0.to(dtype))
-            out1.append(d1.to(dtype))
+            found, _, _, d0, d1 = self.decoder.derivatives(*args, **kwargs, geometry=True)
+            columns = [_column(found, n) for n in self.names]
+            scale = torch.ones(len(self.names), rows.shape[0], dtype=work)
+            for k, (_, factor) in enumerate(columns):
+                if factor == "height":  # d/dlog(h) = h d/dh
+                    scale[k] = torch.exp(rows[:, k])
+                else:
+                    scale[k] = factor
+            pick = torch.tensor([j for j, _ in columns])
+            out0.append((d0[:, pick] * scale.T[..., None, None]).to(dtype))
+            out1.append((d1[:, pick] * scale.T[..., None, None]).to(dtype))
         return torch.cat(out0), torch.cat(out1)
+
+
+def _column(found, name):
+    """Index in the decoder's derivatives ``found`` of parameter ``name``, and the
+    factor that turns that derivative into this one's."""
+    if name == "x0":  # the centre shifts the grid's origin by minus itself
+        return found.index("origin_x"), -1.0
+    if name == "y0":
+        return found.index("origin_y"), -1.0
+    if name == HEIGHT_NAME:
+        return found.index("scale_height"), "height"
+    return found.index(name), 1.0
 
 
 def _solve_nuisance(batch, model0, model1, w0, w1, galaxy):
@@ -273,64 +302,15 @@ def _vector(batch, model0, model1, weights, galaxy, scale):
     )
 
 
-def _perturbed(batch, theta, raw, steps, amplitude_index):
-    """Raw model maps with each parameter moved by its finite-difference step.
-
-    Returns a list of ``(k, model0, model1)``, one per parameter ``k``; the
-    velocity amplitude's maps are the current ones rescaled (moment 1 is linear
-    in it), so they cost no decoder pass, and the parameters of profiles that
-    give exact derivatives (ring values) are the current maps moved along them
-    (one decoder pass for them all).
-    """
-    b, p = theta.shape
-    exact = [batch.names.index(n) for n in batch.exact()]
-    columns = [k for k in range(p) if k != amplitude_index and k not in exact]
-    linear = []
-    if exact:
-        d0, d1 = batch.derivatives(theta)
-        for j, k in enumerate(exact):
-            linear.append((k, raw[0] + steps[k] * d0[:, j], raw[1] + steps[k] * d1[:, j]))
-    rows = theta.repeat(len(columns), 1)
-    for j, k in enumerate(columns):
-        rows[j * b : (j + 1) * b, k] += steps[k]
-    m0, m1 = batch.render(rows, torch.arange(b).repeat(len(columns)))
-    out = [(k, m0[j * b : (j + 1) * b], m1[j * b : (j + 1) * b]) for j, k in enumerate(columns)]
-    out += linear
-    if amplitude_index is not None:
-        k = amplitude_index
-        factor = (theta[:, k] + steps[k]) / theta[:, k].clamp_min(1e-12)
-        out.append((k, raw[0], raw[1] * factor[:, None, None]))
-    return out
-
-
-def _derivative_maps(batch, theta, raw, steps, amplitude_index):
-    """Finite-difference derivatives of the raw maps, ``(B, P, H, W)`` each.
-
-    The columns of :func:`_perturbed` divided by their steps: the optimiser keeps
-    them between iterations and updates them (:func:`_broyden`) instead of
-    rendering one decoder pass per parameter every iteration.
-    """
-    b, p = theta.shape
-    d0 = torch.zeros(b, p, *raw[0].shape[1:], dtype=raw[0].dtype)
-    d1 = torch.zeros_like(d0)
-    for k, m0, m1 in _perturbed(batch, theta, raw, steps, amplitude_index):
-        d0[:, k] = (m0 - raw[0]) / steps[k]
-        d1[:, k] = (m1 - raw[1]) / steps[k]
+def _amplitude_column(theta, raw, derivatives, amplitude_index):
+    """Derivative maps with the velocity amplitude's column exact: moment 1 is linear
+    in it, moment 0 does not depend on it."""
+    if amplitude_index is None:
+        return derivatives
+    d0, d1 = (d.clone() for d in derivatives)
+    d0[:, amplitude_index] = 0.0
+    d1[:, amplitude_index] = raw[1] / theta[:, amplitude_index].clamp_min(1e-12)[:, None, None]
     return d0, d1
-
-
-def _linear_perturbed(theta, raw, derivatives, steps, amplitude_index):
-    """:func:`_perturbed`'s maps from derivative maps (the amplitude's exact)."""
-    d0, d1 = derivatives
-    if amplitude_index is not None:  # moment 1 is linear in the amplitude
-        d0, d1 = d0.clone(), d1.clone()
-        d0[:, amplitude_index] = 0.0
-        d1[:, amplitude_index] = raw[1] / theta[:, amplitude_index].clamp_min(1e-12)[:, None, None]
-    perturbed = [
-        (k, raw[0] + steps[k] * d0[:, k], raw[1] + steps[k] * d1[:, k])
-        for k in range(theta.shape[1])
-    ]
-    return perturbed, (d0, d1)
 
 
 def _broyden(derivatives, taken, change, scale, exact=()):
@@ -355,12 +335,62 @@ def _broyden(derivatives, taken, change, scale, exact=()):
     return tuple(out)
 
 
-def _jacobian(batch, theta, raw, perturbed, weights, scale, steps):
-    """Jacobian ``(B, N, P)`` of :func:`_vector` from :func:`_perturbed` maps, and its value."""
-    b, p = theta.shape
-    galaxy = torch.arange(b)
+def _jacobian(batch, raw, derivatives, weights, scale, steps):
+    """Jacobian ``(B, N, P)`` of :func:`_vector` from the raw maps' derivatives, and its value.
+
+    The nuisance parameters are solved for every model (variable projection), so
+    a column is ``a dm + m da + dc`` in moment 0 and ``dm + dv`` in moment 1, with
+    the derivatives of the weighted least-squares ``a``, ``c``, ``v``
+    (:func:`_solve_nuisance`) in closed form; in log scale by finite differences
+    of ``steps`` along the derivative maps.
+    """
+    galaxy = torch.arange(len(batch))
+    d0, d1 = derivatives
     base = _vector(batch, raw[0], raw[1], weights, galaxy, scale)
-    jac = torch.zeros(b, base.shape[1], p, dtype=theta.dtype)
-    for k, m0, m1 in perturbed:
-        jac[:, :, k] = (_vector(batch, m0, m1, weights, galaxy, scale) - base) / steps[k]
-    return jac, base
+    if batch.log:
+        jac = torch.zeros(*base.shape, d0.shape[1], dtype=base.dtype)
+        for k in range(d0.shape[1]):
+            m0, m1 = raw[0] + steps[k] * d0[:, k], raw[1] + steps[k] * d1[:, k]
+            jac[:, :, k] = (_vector(batch, m0, m1, weights, galaxy, scale) - base) / steps[k]
+        return jac, base
+    w0, w1 = weights
+    model = raw[0]
+
+    def mean(w, q, total):  # weighted means of derivative maps, (B, P)
+        return torch.einsum("bhw,bphw->bp", w, q) / total[:, None]
+
+    sw1 = w1.sum((-2, -1)).clamp_min(1e-30)
+    dr1 = d1 - mean(w1, d1, sw1)[..., None, None]  # the offset follows the model
+    if batch.pedestal:
+        sw = w0.sum((-2, -1)).clamp_min(1e-30)
+        m1 = (w0 * model).sum((-2, -1)) / sw
+        m2 = (w0 * model**2).sum((-2, -1)) / sw
+        data = (w0 * batch.d0).sum((-2, -1)) / sw
+        md = (w0 * model * batch.d0).sum((-2, -1)) / sw
+        one = 1.0 + PEDESTAL_RIDGE
+        det = (m2 * one - m1**2).clamp_min(1e-30)
+        amp = (md * one - m1 * data) / det
+        ped = (m2 * data - m1 * md) / det
+        dm1 = mean(w0, d0, sw)
+        dm2 = 2.0 * mean(w0 * model, d0, sw)
+        dmd = mean(w0 * batch.d0, d0, sw)
+        ddet = dm2 * one - 2.0 * m1[:, None] * dm1
+        damp = (dmd * one - dm1 * data[:, None] - amp[:, None] * ddet) / det[:, None]
+        dped = dm2 * data[:, None] - dm1 * md[:, None] - m1[:, None] * dmd - ped[:, None] * ddet
+        dped = dped / det[:, None]
+    else:
+        m2 = (w0 * model**2).sum((-2, -1)).clamp_min(1e-30)
+        amp = (w0 * model * batch.d0).sum((-2, -1)) / m2
+        damp = mean(w0 * batch.d0, d0, m2) - 2.0 * amp[:, None] * mean(w0 * model, d0, m2)
+        dped = torch.zeros_like(damp)
+    dr0 = amp[:, None, None, None] * d0 + model[:, None] * damp[..., None, None]
+    dr0 = dr0 + dped[..., None, None]
+    s = scale[:, None, None, None]
+    jac = torch.cat(
+        [
+            (dr0 * torch.sqrt(w0)[:, None] * s).flatten(2),
+            (dr1 * torch.sqrt(w1)[:, None] * s).flatten(2),
+        ],
+        2,
+    )
+    return jac.transpose(1, 2), base

@@ -20,11 +20,10 @@ from .constants import (
     PRIOR_WIDTH,
 )
 from .data import (
+    _amplitude_column,
     _Batch,
     _broyden,
-    _derivative_maps,
     _jacobian,
-    _linear_perturbed,
     _solve_nuisance,
     _vector,
     _Weights,
@@ -234,9 +233,7 @@ def refine(
         # step; the others' are rendered again at the answer
         redo = torch.nonzero(~converged).flatten()
         if len(redo):
-            fresh = _derivative_maps(
-                batch.subset(redo), theta[redo], tuple(m[redo] for m in raw), steps, amp_index
-            )
+            fresh = batch.subset(redo).derivatives(theta[redo])
             for mine, new in zip(derivatives, fresh, strict=True):
                 mine[redo] = new
         covariance, areas = _laplace(
@@ -263,12 +260,11 @@ def _step(batch, weights, theta, raw, prior, lam, scale, steps, amp_index, bound
 
     ``jac`` holds the raw maps' derivative maps ``(d0, d1)`` from the last
     iteration and which galaxies' are ``stale`` (first iteration, or a failed
-    step): those are rendered afresh, one decoder pass per parameter; the others
-    were updated by Broyden's formula after their last step, which costs no
-    decoder pass (the columns the decoder gives in closed form, ring values, are
-    recomputed exactly: one pass for them all; with such columns every iteration
-    renders its derivatives afresh, since Broyden's update measured worse ring
-    fits on the KinMS rings set -- 0.29 against 0.23 deg -- and was no faster).
+    step): those are rendered afresh (one derivative pass of the decoder, about
+    three renders' cost); the others were updated by Broyden's formula after
+    their last step, which costs no decoder pass (with ring profiles every
+    iteration renders its derivatives afresh, since Broyden's update measured
+    worse ring fits on the KinMS rings set -- 0.29 against 0.23 deg).
     Only galaxies whose step has not been accepted yet are rendered again while
     the damping rises. ``reg`` (from :func:`_regularizer`) adds the profiles'
     regularisation residuals.
@@ -295,19 +291,12 @@ def _step(batch, weights, theta, raw, prior, lam, scale, steps, amp_index, bound
     w = weights.weights()
     fresh = torch.nonzero(stale).flatten()
     if len(fresh):
-        f0, f1 = _derivative_maps(
-            batch.subset(fresh), theta[fresh], tuple(m[fresh] for m in raw), steps, amp_index
-        )
+        f0, f1 = batch.subset(fresh).derivatives(theta[fresh])
         d0, d1 = d0.clone(), d1.clone()
         d0[fresh], d1[fresh] = f0, f1
     exact = [batch.names.index(n) for n in batch.exact()]
-    kept = torch.nonzero(~stale).flatten()
-    if exact and len(kept):  # closed-form columns (ring values): one pass gives them all
-        e0, e1 = batch.subset(kept).derivatives(theta[kept])
-        columns = torch.tensor(exact)
-        d0[kept[:, None], columns], d1[kept[:, None], columns] = e0, e1
-    perturbed, (d0, d1) = _linear_perturbed(theta, raw, (d0, d1), steps, amp_index)
-    jac, res = _jacobian(batch, theta, raw, perturbed, w, scale, steps)
+    d0, d1 = _amplitude_column(theta, raw, (d0, d1), amp_index)
+    jac, res = _jacobian(batch, raw, (d0, d1), w, scale, steps)
     jtj = jac.transpose(1, 2) @ jac + torch.diag_embed(1.0 / sigma**2)
     grad = jac.transpose(1, 2) @ res[..., None] + ((theta - mu) / sigma**2)[..., None]
     if reg is not None:
@@ -350,6 +339,10 @@ def _step(batch, weights, theta, raw, prior, lam, scale, steps, amp_index, bound
     d0, d1 = _broyden((d0, d1), taken, change, steps, exact)
     err = torch.sqrt(torch.diagonal(torch.linalg.inv(jtj), dim1=1, dim2=2))
     small = ~pending & (taken.abs() < _CONVERGED * err).all(-1)
+    # at the minimum to within the renders' precision no step lowers the cost, so
+    # a galaxy whose undamped (Gauss-Newton) step is small has converged as well
+    newton = torch.linalg.solve(jtj, grad)[..., 0]
+    small |= pending & (newton.abs() < _CONVERGED * err).all(-1)
     # a small step under updated derivatives may only mean they are off: converged
     # once a step is small with derivatives rendered afresh (which the errors reuse)
     converged = small & stale & settled
