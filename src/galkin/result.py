@@ -249,7 +249,7 @@ class FitResult:
         mask = self.prepared.maps.mask
         squared = disp.to_value(KM_S)[mask] ** 2
         if beam_smearing:
-            squared = squared - self.model_dispersion().to_value(KM_S)[mask] ** 2
+            squared = squared - self._masked_model_sigma**2
         idx = np.digitize(self._disc_radius, edges) - 1
         use = np.isfinite(squared) & (idx >= 0) & (idx < n_bins)
         counts = np.bincount(idx[use], minlength=n_bins)
@@ -350,8 +350,17 @@ class FitResult:
         """`model_dispersion` in km/s, decoded once per result."""
         return self._decode_input_grid(dispersion=True)[2] * self.prepared.scales.velocity
 
-    def _decode_input_grid(self, dispersion):
-        """The decoder's maps of the mean parameters on the input grid (decoder units)."""
+    @functools.cached_property
+    def _masked_model_sigma(self):
+        """`model_dispersion` (km/s) in the mask's pixels only, rendered only where the
+        mask needs it (the survey table's dispersion profiles)."""
+        mask = self.prepared.maps.mask
+        sigma = self._decode_input_grid(dispersion=True, support=mask)[2]
+        return sigma[mask] * self.prepared.scales.velocity
+
+    def _decode_input_grid(self, dispersion, support=None):
+        """The decoder's maps of the mean parameters on the input grid (decoder units);
+        with a boolean ``support`` map, meaningful only there (see `DiscDecoder`)."""
         import torch
 
         from .decoder import DiscDecoder
@@ -376,6 +385,7 @@ class FitResult:
                 pa_offset=mean["pa_offset"],
                 beams=beams,
                 dispersion=dispersion,
+                support=None if support is None else torch.as_tensor(support)[None],
             )
         return [m[0].numpy() for m in maps]
 
