@@ -242,7 +242,7 @@ def test_a_file_that_kills_its_worker_process_loses_no_other_galaxy(files, monke
     items = files[:5]  # good, corrupt, good, missing, good
     table = galkin.fit_many(items, workers=2, batch_size=2, mc_samples=5, progress=False)
     assert list(table["status"]) == ["ok", "failed", "ok", "failed", "ok"]
-    assert "process preparing it died" in table["error"][3]
+    assert "process preparing and fitting it died" in table["error"][3]
 
 
 def test_rotation_curves_travel_with_the_rows_and_the_checkpoint(survey, tmp_path):

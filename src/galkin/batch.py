@@ -136,56 +136,72 @@ def _rows(outcomes, names, model_options):
 
 
 def _in_pool(items, names, todo, prepare_options, model_options, batch_size, workers):
-    """Prepare in a process pool, ``workers * 4`` galaxies ahead; fit batches here.
+    """Prepare -- and on the CPU fit -- in a process pool, keeping every worker busy.
 
+    On the CPU each task prepares and fits one batch in a worker (one thread
+    each: the model's work dominates a fit, and a pool of single-threaded
+    workers uses the cores better than one process's threads); with the model
+    on another device the workers only prepare, ``workers * 4`` galaxies ahead,
+    and the batches are fitted here. A batch is the same ``batch_size``
+    galaxies of ``todo`` either way, so the rows do not depend on ``workers``.
     When a worker dies (a reader crashing the process), the galaxies it may have
-    been preparing are prepared again one at a time, so that the one that kills
-    its process is found, reported failed, and the others are fitted.
+    been holding are taken again one at a time, so that the one that kills its
+    process is found, reported failed, and the others are fitted.
     """
-    window = max(batch_size, 4 * workers)
+    fit_here = str(model_options.get("device") or "cpu") != "cpu"
+    size = 1 if fit_here else batch_size
+    window = max(batch_size, 4 * workers) if fit_here else 2 * workers
     attempts = collections.Counter()
-    queue, suspects = collections.deque(todo), collections.deque()
+    queue, suspects = collections.deque(_batches(todo, size)), collections.deque()
     pool = _pool(workers)
     pending = collections.deque()
     outcomes, started = [], False
+    task = (prepare_options, model_options, not fit_here)
     try:
         while queue or suspects or pending:
             if pool is None:  # no worker could start: prepare here
-                i = queue.popleft()
-                outcomes.append(_prepare(i, items[i], names[i], prepare_options))
+                for i in queue.popleft():
+                    outcomes.append(_prepare(i, items[i], names[i], prepare_options))
             else:
                 if suspects and not pending:  # one at a time until the culprit is found
-                    i = suspects.popleft()
-                    pending.append((i, _submit(pool, i, items[i], names[i], prepare_options)))
+                    chunk = [suspects.popleft()]
+                    pending.append((chunk, _submit(pool, _chunk(items, names, chunk), *task)))
                 while not suspects and queue and len(pending) < window:
-                    i = queue.popleft()
-                    pending.append((i, _submit(pool, i, items[i], names[i], prepare_options)))
-                i, future = pending.popleft()
+                    chunk = queue.popleft()
+                    pending.append((chunk, _submit(pool, _chunk(items, names, chunk), *task)))
+                chunk, future = pending.popleft()
                 try:
-                    outcomes.append(future.result())
+                    done = future.result()
                     started = True
                 except BrokenProcessPool:  # a worker died
                     pool.shutdown(cancel_futures=True)
-                    lost = [i] + [j for j, _ in pending]
+                    lost = chunk + [j for c, _ in pending for j in c]
                     pending.clear()
                     # spawned workers that die before any result could not import the main
                     # module (a script without a __main__ guard): prepare here instead
                     if not started and get_context().get_start_method() != "fork":
                         pool = _no_pool()
-                        queue.extendleft(reversed(lost + list(suspects)))
+                        queue.extendleft([[j] for j in reversed(lost + list(suspects))])
                         suspects.clear()
                         continue
                     pool = _pool(workers)
                     if len(lost) > 1:
                         suspects.extendleft(reversed(lost))
                         continue
+                    i = lost[0]
                     attempts[i] += 1  # it was alone in the pool: it killed its worker
                     if attempts[i] < MAX_ATTEMPTS:
                         suspects.appendleft(i)
                         continue
-                    error = RuntimeError(f"the process preparing it died ({attempts[i]} times)")
-                    outcomes.append((i, None, failure_row(names[i], error)))
-            if len(outcomes) >= batch_size or not (queue or suspects or pending):
+                    what = "preparing" if fit_here else "preparing and fitting"
+                    error = RuntimeError(f"the process {what} it died ({attempts[i]} times)")
+                    row = failure_row(names[i], error)
+                    done = [(i, None, row)] if fit_here else [(i, row)]
+                if fit_here:
+                    outcomes.extend(done)
+                else:  # the worker fitted them
+                    yield done
+            if outcomes and (len(outcomes) >= batch_size or not (queue or suspects or pending)):
                 yield _rows(outcomes, names, model_options)
                 outcomes = []
     finally:
@@ -193,18 +209,58 @@ def _in_pool(items, names, todo, prepare_options, model_options, batch_size, wor
             pool.shutdown(cancel_futures=True)
 
 
+def _chunk(items, names, indices):
+    return [(i, items[i], names[i]) for i in indices]
+
+
+def _pool_task(chunk, prepare_options, model_options, fit):
+    """One pool task: prepare a chunk ``[(index, item, name)]`` of galaxies and, with
+    ``fit``, fit them as one batch (returning rows, else the ``_prepare`` outcomes)."""
+    outcomes = [_prepare(i, item, name, prepare_options) for i, item, name in chunk]
+    if not fit:
+        return outcomes
+    return _rows(outcomes, {i: name for i, _, name in chunk}, model_options)
+
+
 def _pool(workers):
     """A pool with the platform's start method: fork on Linux (workers start at once, with
-    galkin already imported), spawn elsewhere (workers import the main module)."""
-    return ProcessPoolExecutor(workers, mp_context=get_context())
+    galkin already imported), spawn elsewhere (workers import the main module); each
+    worker runs torch on one thread."""
+    return ProcessPoolExecutor(workers, mp_context=get_context(), initializer=_one_thread)
+
+
+def _one_thread():
+    """Set up a worker: torch on one thread, and (glibc) memory kept for reuse.
+
+    The model allocates and frees arrays of tens of MB at every decoder pass;
+    glibc hands such blocks back to the system and takes them again, page by
+    zeroed page, which cost a third of the workers' CPU time on the mock survey.
+    The workers are galkin's own processes, so their allocator keeps what it freed.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    _keep_freed_memory()
+
+
+def _keep_freed_memory():
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name is None or not hasattr(ctypes.CDLL(name), "mallopt"):
+        return  # not glibc
+    mallopt = ctypes.CDLL(name).mallopt
+    mallopt(-1, 2**31 - 1)  # M_TRIM_THRESHOLD: never trim the heap
+    mallopt(-3, 32 * 2**20)  # M_MMAP_THRESHOLD: its largest value (blocks below: heap)
 
 
 def _submit(pool, *args):
     with warnings.catch_warnings():  # the pool forks its workers on the first submissions
         # Python >= 3.12 warns that forking a process with threads (torch's) may deadlock;
-        # the workers only read files and run NumPy, never the threads' code.
+        # the workers start afresh in torch (one thread, no shared thread pool).
         warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
-        return pool.submit(_prepare, *args)
+        return pool.submit(_pool_task, *args)
 
 
 def _no_pool():
