@@ -1,11 +1,12 @@
 """`galkin.fit_many`: fit a survey, one row per galaxy, never losing the good ones.
 
 A fit is two steps (:mod:`galkin.fitting`): preparing a galaxy's maps --
-reading the file, the moments of a cube, preprocessing -- which is CPU work
-done here in a pool of ``workers`` processes, and the model, run in this
-process on batches of ``batch_size`` prepared galaxies (blind mode; in solo and
-combined modes, which train on their targets, one galaxy at a time).  Rows come
-back in the order of the items.
+reading the file, the moments of a cube, preprocessing -- and the model, run on
+batches of ``batch_size`` prepared galaxies (blind mode; in solo and combined
+modes, which train on their targets, one galaxy at a time).  In a pool of
+``workers`` processes each worker prepares and fits whole batches (with the
+model on a GPU the workers only prepare and the batches are fitted here).  Rows
+come back in the order of the items.
 
 A file that cannot be read, a galaxy that fails a survey cut
 (`~galkin.exceptions.RejectedGalaxy`), or any other error is a row with
@@ -115,8 +116,12 @@ def _fit_batch(prepared, names, options):
 
 
 def _batches(todo, size):
-    for start in range(0, len(todo), size):
-        yield todo[start : start + size]
+    """``todo`` in consecutive batches of at most ``size``, as equal as can be (200
+    galaxies in batches of 64 are four of 50, so that workers finish together)."""
+    count = -(-len(todo) // size)
+    edges = [round(k * len(todo) / count) for k in range(count + 1)]
+    for start, stop in zip(edges[:-1], edges[1:], strict=True):
+        yield todo[start:stop]
 
 
 def _in_process(items, names, todo, prepare_options, model_options, batch_size):
@@ -322,10 +327,12 @@ def fit_many(
     mc_samples : int, optional
         Monte-Carlo dropout samples per galaxy.
     workers : int, optional
-        Processes preparing galaxies (reading, moments, preprocessing); default
-        every core.  1 prepares them in this process.
+        Processes preparing and fitting the batches, one thread each (with the
+        model on a GPU, ``device="cuda"``, they only prepare: reading, moments,
+        preprocessing); default every core.  1 does everything in this process.
     batch_size : int, optional
-        Galaxies per batch through the model (blind mode).
+        Most galaxies per batch through the model (blind mode); the batches are
+        as equal as can be, and the same for any ``workers``.
     checkpoint : str or `pathlib.Path`, optional
         Append every finished row to this file; a second call with the same file
         and items fits only the galaxies missing from it (see :mod:`galkin.checkpoint`).
