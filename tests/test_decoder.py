@@ -215,17 +215,34 @@ def test_model_dispersion_peaks_where_the_rotation_curve_is_steep(decoder):
     assert float(sigma.max()) < 1.0  # below the rotation amplitude
 
 
-@pytest.mark.parametrize("intensity", ["exponential", "rings"])
-def test_geometry_derivatives_match_central_differences(intensity):
+def _spread(profile, fractions):
+    """Each parameter of ``profile`` at ``fractions`` of its range, one per galaxy."""
+    return {
+        p.name: [p.bounds[0] + f * (p.bounds[1] - p.bounds[0]) for f in fractions]
+        for p in profile.parameters
+    }
+
+
+@pytest.mark.parametrize(
+    "intensity, velocity",
+    [
+        ("exponential", "arctan"),
+        ("rings", "arctan"),
+        ("sersic", "courteau"),
+        ("truncated_gaussian", "polyex"),
+    ],
+)
+def test_geometry_derivatives_match_central_differences(intensity, velocity):
     """Every derivative of one pass (``geometry=True``) is that of the maps themselves.
 
     They are the derivatives of the quadrature sums themselves (the integrand at
     each node and the nodes' motion), so they equal central differences of the
     rendered maps at any number of nodes: profile parameters (autograd or the
     profile's own Jacobian), inclination, thickness, centre and position angle,
-    through an elliptical beam and a support mask. The step is small because
-    ring profiles have kinks that a larger one straddles. Moment 1 differs by
-    the decoder's 1e-6 floor under moment 0, which the derivatives hold fixed.
+    through an elliptical beam and a support mask, for every built-in profile.
+    The step is small because ring profiles have kinks that a larger one
+    straddles. Moment 1 differs by the decoder's 1e-6 floor under moment 0,
+    which the derivatives hold fixed.
     """
     from galkin_plugins.profiles.rings import RingsIntensityProfile
 
@@ -233,19 +250,23 @@ def test_geometry_derivatives_match_central_differences(intensity):
         ip = RingsIntensityProfile(knots=(0.08, 0.16, 0.24, 0.32, 0.4))
         # distinct values: the profile is normalised by the largest
         values = {n: [1.0 - 0.1 * k] * 3 for k, n in enumerate(ip.parameter_names())}
-    else:
+    elif intensity == "exponential":
         ip = galkin.get_profile("exponential")()
         values = {"r_scale": [0.1, 0.15, 0.08]}
-    dec = DiscDecoder(ip, galkin.get_profile("arctan")(), nodes=5).double()
+    else:
+        ip = galkin.get_profile(intensity)()
+        values = _spread(ip, (0.2, 0.5, 0.35))
+    vp = galkin.get_profile(velocity)()
+    if velocity == "arctan":
+        values |= {"v_max": [1.0, 0.8, 1.2], "r_turn": [0.05, 0.1, 0.03]}
+    else:
+        values |= _spread(vp, (0.3, 0.6, 0.45))
+    dec = DiscDecoder(ip, vp, nodes=5).double()
     b, size = 3, 40
     origin, steps = _grid(b, size)
     origin = origin + torch.tensor([0.02, -0.01], dtype=torch.float64)
+    values["scale_height"] = [0.01, 0.03, 0.005]
     params = {n: torch.tensor(v, dtype=torch.float64) for n, v in values.items()}
-    params |= {
-        "v_max": torch.tensor([1.0, 0.8, 1.2], dtype=torch.float64),
-        "r_turn": torch.tensor([0.05, 0.1, 0.03], dtype=torch.float64),
-        "scale_height": torch.tensor([0.01, 0.03, 0.005], dtype=torch.float64),
-    }
     inc = torch.tensor(np.radians([35.0, 60.0, 78.0]), dtype=torch.float64)
     pa = torch.tensor([0.3, -1.0, 2.0], dtype=torch.float64)
     beams = torch.tensor([[2.5 / size, 1.5 / size, 0.4]] * b, dtype=torch.float64)

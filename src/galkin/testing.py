@@ -200,6 +200,31 @@ class BaseTestProfile:
             assert torch.isfinite(grad).all(), f"gradient of {name!r} is not finite."
             assert (grad != 0).any(), f"gradient of {name!r} is zero everywhere."
 
+    @_DTYPES
+    def test_evaluate_is_pointwise(self, profile, dtype):
+        """Each value depends only on its own radius and parameters: the decoder
+        differentiates a profile by autograd on the sum over its nodes."""
+        radius, params, out = _evaluate(profile, dtype)
+        moved = radius.clone()
+        moved[..., ::3] = moved[..., ::3] * 1.25 + 0.01  # every third radius moves
+        changed = profile.evaluate(moved, **params)
+        untouched = torch.ones(radius.shape[-1], dtype=torch.bool)
+        untouched[::3] = False
+        torch.testing.assert_close(
+            changed[..., untouched],
+            out[..., untouched],
+            msg="evaluate at one radius changed when other radii moved: it must be pointwise.",
+        )
+        rows = len(next(iter(params.values())))
+        alone = profile.evaluate(
+            radius, **{k: v[rows // 2 : rows // 2 + 1] for k, v in params.items()}
+        )
+        torch.testing.assert_close(
+            alone[0],
+            out[rows // 2],
+            msg="a galaxy's values depend on the other galaxies' parameters.",
+        )
+
     def test_registered(self, profile):
         if not self.check_registered:
             pytest.skip("check_registered = False")
