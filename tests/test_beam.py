@@ -45,3 +45,35 @@ def test_fast_lengths_are_5_smooth_and_not_short():
             while m % p == 0:
                 m //= p
         assert m == 1
+
+
+def test_a_kernel_does_not_depend_on_the_batch():
+    """Each galaxy's kernel is its own 4-sigma ellipse, whatever the batch's largest beam."""
+    steps = torch.eye(2, dtype=torch.float64) / 64
+    small = torch.tensor([[1.5 / 64, 1.0 / 64, 0.3]], dtype=torch.float64)
+    large = torch.tensor([[6.0 / 64, 4.0 / 64, 1.0]], dtype=torch.float64)
+    alone = beam_kernels(small, steps)
+    batch = beam_kernels(torch.cat([small, large]), steps)
+    half, big = alone.shape[-1] // 2, batch.shape[-1] // 2
+    assert half == 6 and big == 24
+    crop = batch[0, 0, big - half : big + half + 1, big - half : big + half + 1]
+    torch.testing.assert_close(crop, alone[0, 0])
+    assert float(batch[0].sum()) == pytest.approx(1.0)
+    # zero outside the ellipse: along the minor axis (at 0.3 rad) it ends at 4 px
+    yy, xx = torch.meshgrid(torch.arange(-24, 25.0), torch.arange(-24, 25.0), indexing="ij")
+    a = xx * np.cos(0.3) + yy * np.sin(0.3)
+    b = -xx * np.sin(0.3) + yy * np.cos(0.3)
+    inside = (a / 1.5) ** 2 + (b / 1.0) ** 2 <= 16
+    assert bool((batch[0, 0][~inside] == 0).all()) and bool((batch[0, 0][inside] > 0).all())
+
+
+@pytest.mark.parametrize("k", [5, 21])
+def test_cropped_convolution_is_the_interior_of_the_full_one(k):
+    """``convolve(..., crop=c)`` needs smaller transforms but gives the same interior."""
+    rng = np.random.default_rng(3)
+    images = torch.tensor(rng.normal(size=(2, 3, 40, 34)))
+    kernels = torch.tensor(rng.random(size=(2, 1, k, k)))
+    full = convolve(images, kernels)
+    for crop in (0, k // 2, 7):
+        cropped = convolve(images, kernels, crop=crop)
+        torch.testing.assert_close(cropped, full[..., crop : 40 - crop, crop : 34 - crop])

@@ -313,7 +313,15 @@ def test_support_renders_only_what_the_masked_pixels_need():
     params = {n: torch.tensor(rng.uniform(0.2, 1.0, b)) for n in names}
     inc = torch.tensor(np.radians([30.0, 55.0, 80.0]), dtype=torch.float64)
     origin, steps = _grid(b)
-    beams = torch.tensor([[3.0 / SIZE, 1.5 / SIZE, 0.4]] * b, dtype=torch.float64)
+    # beams of different sizes: each galaxy renders what its own beam reaches
+    beams = torch.tensor(
+        [
+            [5.0 / SIZE, 3.0 / SIZE, 0.4],
+            [1.2 / SIZE, 1.0 / SIZE, 0.0],
+            [2.0 / SIZE, 1.5 / SIZE, 1.0],
+        ],
+        dtype=torch.float64,
+    )
     yy, xx = np.mgrid[:SIZE, :SIZE] - (SIZE - 1) / 2
     support = torch.stack(  # masks of different sizes and shapes, one off-centre
         [
@@ -335,5 +343,6 @@ def test_support_renders_only_what_the_masked_pixels_need():
         # the rendered pixels can differ: 1e-6 of the map's peak over M0
         tol = dict(rtol=1e-9, atol=1e-12) if k % 2 == 0 else dict(rtol=0, atol=1e-3)
         np.testing.assert_allclose(p[inside].numpy(), f[inside].numpy(), **tol)
-    # a pixel of the disc 28 px from the third mask, beyond its beam, is not rendered
+    # a pixel of the disc 28 px from the third mask, beyond its beam's 8 px (the
+    # first galaxy's reaches 20), is not rendered
     assert float(full[0][2, 32, 10]) > 1e-3 and abs(float(part[0][2, 32, 10])) < 1e-12  # FFT

@@ -27,6 +27,11 @@ def beam_kernels(beams, steps, *, max_half=None, dtype=None, device=None):
         step in x and in y.
     max_half : int, optional
         Cap on the kernel half-size in pixels.
+
+    Each galaxy's kernel is its beam inside its own 4-sigma ellipse, zero beyond
+    (``e^-8`` of a Gaussian's weight lies outside), so a galaxy's kernel does not
+    depend on the other galaxies of the batch; the array is as large as the
+    largest.
     dtype, device : optional
         Default: those of ``beams`` when it is a tensor, else float32 on the CPU.
 
@@ -42,10 +47,14 @@ def beam_kernels(beams, steps, *, max_half=None, dtype=None, device=None):
     if steps.ndim == 2:
         steps = steps.expand(beams.shape[0], 2, 2)
     smaj, smin, ang = beams.unbind(-1)
-    # Pixel size along its smallest direction, to size the kernel.
+    # Pixel size along its smallest direction, to size the kernel: each galaxy's
+    # reaches 4 sigma (its own, whatever the others' in the batch), the array the
+    # largest of them.
     pix = torch.linalg.svdvals(steps)[:, -1]
-    half = int(math.ceil(float((4.0 * smaj / pix).max())))
-    half = max(1, min(half, max_half) if max_half else half)
+    own = torch.ceil(4.0 * smaj / pix).clamp_min(1)
+    if max_half:
+        own = own.clamp_max(max_half)
+    half = int(own.max())
     r = torch.arange(-half, half + 1, dtype=dtype, device=device)
     dy, dx = torch.meshgrid(r, r, indexing="ij")
     # (B, K, K) frame coordinates of every kernel pixel.
@@ -54,7 +63,12 @@ def beam_kernels(beams, steps, *, max_half=None, dtype=None, device=None):
     ca, sa = torch.cos(ang)[:, None, None], torch.sin(ang)[:, None, None]
     a = fu * ca + fw * sa  # along the beam's major axis
     b = -fu * sa + fw * ca
-    k = torch.exp(-0.5 * ((a / smaj[:, None, None]) ** 2 + (b / smin[:, None, None]) ** 2))
+    q = (a / smaj[:, None, None]) ** 2 + (b / smin[:, None, None]) ** 2
+    # the beam inside its own 4-sigma ellipse (e^-8 of its weight lies beyond), and
+    # at least the centre pixel
+    inside = (q <= 16.0 + 1e-9) & (torch.maximum(dx.abs(), dy.abs()) <= own[:, None, None])
+    inside |= (dx == 0) & (dy == 0)
+    k = torch.where(inside, torch.exp(-0.5 * q), 0.0)
     k = k / k.sum(dim=(-2, -1), keepdim=True)
     return k[:, None]
 
@@ -81,13 +95,16 @@ def _fast_length(n):
     return best
 
 
-def convolve(images, kernels):
+def convolve(images, kernels, crop=0):
     """Convolve ``(B, C, H, W)`` images, galaxy b with ``kernels[b]``; 'same' size, zero-padded.
 
     Small kernels are summed directly (a grouped ``conv2d``), larger ones
     (``FFT_MIN_KERNEL`` pixels and more) multiplied in Fourier space, zero-padded so that
     nothing wraps around: the same result to float precision, and differentiable
-    either way.
+    either way. With ``crop``, only the output ``crop`` pixels or more from the
+    edges is returned, ``(B, C, H - 2 crop, W - 2 crop)``: the transforms then
+    need less padding (what would wrap around falls in the crop), a quarter to a
+    half fewer points for the decoder's padded grids.
     """
     b, c, h, w = images.shape
     k = kernels.shape[-1]
@@ -96,9 +113,13 @@ def convolve(images, kernels):
         out = torch.nn.functional.conv2d(
             images.reshape(1, b * c, h, w), weight, padding=k // 2, groups=b * c
         )
-        return out.reshape(b, c, h, w)
-    size = (_fast_length(h + k - 1), _fast_length(w + k - 1))
+        out = out.reshape(b, c, h, w)
+        return out[..., crop : h - crop, crop : w - crop]
+    # 'same' output j is the full convolution's j + k // 2; the circular one of
+    # length n equals it there while n >= (the full length) - (the first index kept)
+    size = (_fast_length(h - crop + k // 2), _fast_length(w - crop + k // 2))
     # conv2d correlates: the flipped kernel makes the FFT's convolution the same sum
     product = torch.fft.rfft2(images, s=size) * torch.fft.rfft2(kernels.flip(-2, -1), s=size)
     full = torch.fft.irfft2(product, s=size)
-    return full[..., k // 2 : k // 2 + h, k // 2 : k // 2 + w]
+    first = k // 2 + crop
+    return full[..., first : k // 2 + h - crop, first : k // 2 + w - crop]

@@ -24,7 +24,7 @@ CURVE_KEY = "rotation_curve"
 def result_row(result, name, *, rotation_curve=False):
     """The table row of a `~galkin.FitResult` (with its rotation curve if asked)."""
     row = {"name": name, "status": "ok", "error": ""}
-    for key, column in result.to_table().items():
+    for key, column in result._table_columns().items():
         if key != "name":
             row[key] = column[0]
     if rotation_curve:

@@ -125,22 +125,22 @@ class DiscDecoder(torch.nn.Module):
         return x, y, r_max, kernels, pad
 
     @staticmethod
-    def _support_pixels(support, pad):
+    def _support_pixels(support, pad, kernels=None):
         """Galaxy and flat pixel indices of the padded grid that ``support`` needs.
 
         ``support`` ``(B, H, W)`` marks the output pixels wanted; after the beam,
-        each depends on the padded grid within ``pad`` pixels, so the support is
-        dilated by that.
+        each depends on the padded grid where its galaxy's kernel is not zero
+        (`~galkin.beam.beam_kernels`: the beam's 4-sigma ellipse), so each
+        galaxy's support is dilated by that footprint (by a box of ``pad``
+        pixels without kernels).
         """
-        wanted = support.to(torch.float32)
-        k = 2 * pad + 1
-        # the padded grid, dilated: box sums (differences of cumulative sums) along
-        # rows, then columns, each window the k pixels centred on its own
-        for axis, edges in ((-1, (k, k - 1)), (-2, (0, 0, k, k - 1))):
-            total = torch.nn.functional.pad(wanted, edges).cumsum(axis)
-            n = total.shape[axis]
-            wanted = total.narrow(axis, k, n - k) - total.narrow(axis, 0, n - k)
-        return torch.nonzero(wanted.flatten(1) > 0.5, as_tuple=True)
+        wanted = torch.nn.functional.pad(support.to(torch.float32), (pad, pad, pad, pad))
+        if kernels is None:
+            dilated = _dilate(wanted, pad)
+        else:  # the footprints are symmetric: dilation is convolution with them
+            footprint = (kernels != 0).to(torch.float32)
+            dilated = convolve(wanted[:, None], footprint)[:, 0]
+        return torch.nonzero(dilated.flatten(1) > 0.5, as_tuple=True)
 
     @staticmethod
     def _rows(params, inclination, rows):
@@ -149,16 +149,16 @@ class DiscDecoder(torch.nn.Module):
         take = lambda v: v[rows] if torch.is_tensor(v) and v.shape[:1] == (b,) else v  # noqa: E731
         return {k: take(v) for k, v in params.items()}, inclination[rows]
 
-    def _render_support(self, render, params, inclination, x, y, support, pad):
+    def _render_support(self, render, params, inclination, x, y, support, pad, kernels):
         """Maps ``(B, C, H, W)`` of ``render(params, inclination, x, y)``.
 
-        With a ``support``, only the pixels it needs are rendered, each as a
-        one-pixel grid of its own (so galaxies with small masks cost little);
-        the other pixels are 0.
+        With a ``support``, only the pixels it needs through each galaxy's beam
+        ``kernels`` (None: no beam) are rendered, each as a one-pixel grid of its
+        own (so galaxies with small masks cost little); the other pixels are 0.
         """
         if support is None:
             return torch.stack(render(params, inclination, x, y), 1)
-        galaxy, pixel = self._support_pixels(support, pad)
+        galaxy, pixel = self._support_pixels(support, pad, kernels)
         pick = lambda grid: grid.flatten(1)[galaxy, pixel][:, None, None]  # noqa: E731
         values = render(*self._rows(params, inclination, galaxy), pick(x), pick(y))
         out = x.new_zeros(len(values), x.shape[0], x[0].numel())
@@ -235,9 +235,9 @@ class DiscDecoder(torch.nn.Module):
         """
         x, y, r_max, kernels, pad = self._frame(origin, steps, shape, pa_offset, beams)
         draw = lambda *args: self.render(*args, r_max, second=dispersion)  # noqa: E731
-        maps = self._render_support(draw, params, inclination, x, y, support, pad)
+        maps = self._render_support(draw, params, inclination, x, y, support, pad, kernels)
         if kernels is not None:
-            maps = convolve(maps, kernels)[:, :, pad : -pad or None, pad : -pad or None]
+            maps = convolve(maps, kernels, crop=pad)
         maps = maps.unbind(1)
         m0 = maps[0]
         tiny = 1e-6 * m0.detach().flatten(1).amax(1)[:, None, None] + 1e-30
@@ -295,11 +295,11 @@ class DiscDecoder(torch.nn.Module):
             names[:] = found
             return maps.unbind(1)
 
-        maps = self._render_support(draw, params, inclination, x, y, support, pad)
+        maps = self._render_support(draw, params, inclination, x, y, support, pad, kernels)
         if geometry:
             maps = frame_columns(maps, names, x, y, pa_offset)
         if kernels is not None:
-            maps = convolve(maps, kernels)[:, :, pad : -pad or None, pad : -pad or None]
+            maps = convolve(maps, kernels, crop=pad)
         p = len(names)
         m0, m0v = maps[:, 0], maps[:, 1]
         tiny = 1e-6 * m0.flatten(1).amax(1)[:, None, None] + 1e-30
@@ -308,3 +308,15 @@ class DiscDecoder(torch.nn.Module):
         d0 = maps[:, 2 : 2 + p]
         d1 = (maps[:, 2 + p :] - m1[:, None] * d0) / denominator[:, None]
         return names, m0, m1, d0, d1
+
+
+def _dilate(mask, r):
+    """``(B, H, W)`` 0/1 ``mask`` dilated by a ``(2 r + 1)``-pixel box, same shape."""
+    k = 2 * r + 1
+    # box sums (differences of cumulative sums) along rows, then columns, each
+    # window the k pixels centred on its own
+    for axis, edges in ((-1, (r + 1, r)), (-2, (0, 0, r + 1, r))):
+        total = torch.nn.functional.pad(mask, edges).cumsum(axis)
+        n = total.shape[axis]
+        mask = total.narrow(axis, k, n - k) - total.narrow(axis, 0, n - k)
+    return mask
