@@ -142,12 +142,13 @@ def survey(args):
         mode=args.mode,
         mc_samples=args.mc_samples,
         workers=args.workers,
-        batch_size=args.batch_size,
         checkpoint=checkpoint,
         progress=not args.quiet,
         seed=args.seed,
         device=args.device,
     )
+    if args.batch_size is not None:  # else fit_many's default
+        options["batch_size"] = args.batch_size
     if args.beam:
         options["beam"] = args.beam * u.arcsec
     if args.curves:
@@ -242,7 +243,9 @@ def main(argv=None):
     p.add_argument("paths", nargs="+", help="FITS files, and directories to scan for them")
     p.add_argument("-o", "--output", required=True, help="table to write (.ecsv or .fits)")
     p.add_argument("--workers", type=int, default=None, help="processes (default every core)")
-    p.add_argument("--batch-size", type=int, default=64, help="galaxies per model batch")
+    p.add_argument(
+        "--batch-size", type=int, default=None, help="galaxies per model batch (default 32)"
+    )
     p.add_argument("--scheduler", help="address of a dask scheduler to fit on its workers")
     p.add_argument("--mode", default="blind", choices=["blind", "solo"])
     p.add_argument("--mc-samples", type=int, default=100)

@@ -29,7 +29,9 @@ Beam
 Moment maps of a beam-convolved cube are exactly
 M0' = B * M0 and M1' = B * (M0 M1) / B * M0, which is what :meth:`DiscDecoder.forward`
 returns when beams are given. The model is rendered on a grid padded by the kernel
-half-width so that flux outside the field is convolved in.
+half-width so that flux outside the field is convolved in. Each galaxy's kernel is
+its beam inside its own 4-sigma ellipse; with a ``support`` only the pixels that
+footprint carries into the support are rendered.
 """
 
 from .disc import DEFAULT_SCALE_HEIGHT as DEFAULT_SCALE_HEIGHT  # the thesis default, re-exported
