@@ -212,6 +212,20 @@ def test_mc_samples_reuse_the_trunk(monkeypatch, held_out):
     assert len(rows[0]["samples"]["inclination"]) == 500
 
 
+def test_predict_without_maps_gives_the_same_samples(held_out):
+    """maps=False (the outputs only start a refinement) skips the decoder, nothing else."""
+    net, _ = blind_network("exponential", "arctan", 64)
+    torch.manual_seed(0)
+    full = predict(net, as_batch(held_out, 4), mc_samples=20)
+    torch.manual_seed(0)
+    bare = predict(net, as_batch(held_out, 4), mc_samples=20, maps=False)
+    for a, b in zip(full, bare, strict=True):
+        for name in a["samples"]:
+            np.testing.assert_array_equal(a["samples"][name], b["samples"][name])
+        assert a["model0"] is not None and b["model0"] is None and b["model1"] is None
+        assert np.isnan(b["loss"]) and np.isfinite(a["loss"])
+
+
 # ---------------------------------------------------------------------------- combined mode
 def test_combined_mode_starts_from_the_blind_weights(held_out):
     from galkin.io.cube import maps_from_cube

@@ -6,6 +6,7 @@ a registered kinematic model (the SAE by default) with registered profiles ->
 `FitResult` (:mod:`galkin.result`).
 """
 
+import inspect
 import time
 from pathlib import Path
 
@@ -269,6 +270,8 @@ def fit_prepared(
     targets = list(targets)
     kin_model = model_cls(fit_intensity, fit_velocity, device=device)
     model_options = {k: v for k, v in dict(start=start, weights=weights).items() if v is not None}
+    if refine and estimator is None and "maps" in inspect.signature(kin_model.fit).parameters:
+        model_options["maps"] = False  # the refinement replaces the model's maps and loss
     outputs = kin_model.fit(
         targets,
         mode=mode,

@@ -86,6 +86,11 @@ class KinematicModel(abc.ABC):
         mc_samples : int, optional
             Monte-Carlo dropout samples per galaxy.
         seed : int, optional
+        **options
+            Model-specific options. A model whose ``fit`` takes ``maps`` is
+            called with ``maps=False`` when its outputs only start the
+            refinement (which replaces maps, amplitude, offset and loss): it may
+            then skip decoding them and leave them None / NaN.
 
         Returns
         -------

@@ -76,6 +76,7 @@ class SAE(KinematicModel):
         progress=None,
         start=None,
         weights=None,
+        maps=True,
     ):
         """Predict with the pretrained network (blind), or train then predict.
 
@@ -95,6 +96,10 @@ class SAE(KinematicModel):
             when pretrained weights exist for the profiles, else ``"scratch"``.
         weights : str or `pathlib.Path`, optional
             Another blind weights file (default the shipped one).
+        maps : bool, optional
+            Decode the mean model's maps and loss (default). False when the
+            outputs only start a refinement, which replaces them (a third of a
+            blind prediction's time).
         """
         if mode not in self.modes:
             raise ValueError(f"SAE mode must be one of {self.modes}; got {mode!r}.")
@@ -102,7 +107,7 @@ class SAE(KinematicModel):
             raise ValueError(f"start must be 'blind' or 'scratch'; got {start!r}.")
         size = targets[0].moment0.shape[0]
         if mode == "blind":
-            return self._blind(targets, size, mc_samples, weights, seed)
+            return self._blind(targets, size, mc_samples, weights, seed, maps)
         if seed is not None:
             torch.manual_seed(int(seed))
         if start is None:
@@ -130,7 +135,11 @@ class SAE(KinematicModel):
             progress=progress,
         )
         results = predict(
-            self.network, stack_prepared(targets), mc_samples=mc_samples, device=self.device
+            self.network,
+            stack_prepared(targets),
+            mc_samples=mc_samples,
+            device=self.device,
+            maps=maps,
         )
         return [_output(r, history=list(history)) for r in results]
 
@@ -149,12 +158,12 @@ class SAE(KinematicModel):
             return False
         return True
 
-    def _blind(self, targets, size, mc_samples, weights, seed):
+    def _blind(self, targets, size, mc_samples, weights, seed, maps=True):
         self.network, metadata = self._pretrained(size, weights, self.device)
         if seed is not None:  # after loading: building a network draws random numbers
             torch.manual_seed(int(seed))
         batch = stack_prepared(targets)
-        results = predict(self.network, batch, mc_samples=mc_samples, device=self.device)
+        results = predict(self.network, batch, mc_samples=mc_samples, device=self.device, maps=maps)
         # calibrated errors as samples of independent normals about the MC mean, so
         # that the physical conversion (e.g. V_max = V_max sin i / sin i) propagates them
         normal = np.random.default_rng(0).standard_normal(max(int(mc_samples), 200))

@@ -311,11 +311,13 @@ def _repeat(features, t):
 
 
 @torch.no_grad()
-def predict(net, data, *, mc_samples=100, device="cpu", batch_size=256):
+def predict(net, data, *, mc_samples=100, device="cpu", batch_size=256, maps=True):
     """Monte-Carlo-dropout samples and mean-model maps for every galaxy in ``data``.
 
     The convolutional trunks run once per galaxy; only the dropout heads are
-    sampled ``mc_samples`` times.
+    sampled ``mc_samples`` times. With ``maps=False`` the mean model is not
+    decoded: ``model0``, ``model1`` are None and ``amplitude``, ``offset`` and
+    ``loss`` NaN (the refinement, which replaces them, needs only the samples).
 
     Returns
     -------
@@ -338,10 +340,13 @@ def predict(net, data, *, mc_samples=100, device="cpu", batch_size=256):
         params = net.heads(_repeat(f0, t), _repeat(f1, t), sample=sample)
         params = {k: v.reshape(t, b) for k, v in params.items()}
         mean = {k: v.mean(0) for k, v in params.items()}
-        model0, model1 = net.decode(mean, batch.beams)
-        loss, amp, off = reconstruction_loss(
-            batch.m0, batch.m1, batch.mask, model0, model1, moment0_scale=net.moment0_scale
-        )
+        if maps:
+            model0, model1 = net.decode(mean, batch.beams)
+            loss, amp, off = reconstruction_loss(
+                batch.m0, batch.m1, batch.mask, model0, model1, moment0_scale=net.moment0_scale
+            )
+        else:
+            loss = amp = off = torch.full((b,), float("nan"))
         aleatoric = None
         if net.aleatoric:
             half = torch.tensor([np.diff(net.space.bounds[k])[0] / 2 for k in net.space.names])
@@ -359,8 +364,8 @@ def predict(net, data, *, mc_samples=100, device="cpu", batch_size=256):
                 dict(
                     **extra,
                     samples={k: v[:, j].cpu().numpy().astype(float) for k, v in params.items()},
-                    model0=(amp[j] * model0[j]).cpu().numpy(),
-                    model1=(model1[j] + off[j]).cpu().numpy(),
+                    model0=(amp[j] * model0[j]).cpu().numpy() if maps else None,
+                    model1=(model1[j] + off[j]).cpu().numpy() if maps else None,
                     amplitude=float(amp[j]),
                     offset=float(off[j]),
                     loss=float(loss[j]),
