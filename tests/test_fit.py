@@ -342,3 +342,31 @@ def test_noiseless_cube_file_fits(tmp_path):
     pa = result.position_angle.to_value(u.deg)
     assert abs(angle_difference(pa, truth["position_angle"])) < 3
     assert result.v_max.to_value(u.km / u.s) == pytest.approx(truth["v_max"], rel=0.1)
+
+
+def test_a_sharp_edged_disc_is_fitted_with_the_truncated_exponential():
+    """An exponential read a disc that ends at 2.2 scale lengths 5 deg too edge-on and
+    flagged it ``truncated``; the truncated exponential fits its edge."""
+    truth = 72.0
+    cube = galkin.simulate_cube(
+        inclination=truth * u.deg,
+        position_angle=40 * u.deg,
+        v_max=180 * u.km / u.s,
+        r_turn=4 * u.arcsec,
+        r_scale=10 * u.arcsec,
+        outer_radius=22 * u.arcsec,
+        beam=3 * u.arcsec,
+        snr=30,
+        seed=5,
+    )
+    with pytest.warns(FitQualityWarning, match="truncated_exponential"):
+        plain = galkin.fit(cube)
+    assert plain.flags()["truncated"]
+    assert plain.inclination.to_value(u.deg) - truth > 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitQualityWarning)  # unresolved: 3" beam
+        edged = galkin.fit(cube, intensity="truncated_exponential")
+    assert not edged.flags()["truncated"]
+    assert abs(edged.inclination.to_value(u.deg) - truth) < 0.5
+    assert edged.intensity.name == "truncated_exponential"
+    assert edged.value("r_trunc").to_value(u.arcsec) < 30  # moved in from the start

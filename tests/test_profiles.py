@@ -11,7 +11,7 @@ from galkin.testing import BaseTestIntensityProfile, BaseTestVelocityProfile
 from galkin_plugins.profiles.sersic import sersic_b
 
 BUILTIN = {
-    "intensity": {"exponential", "sersic", "truncated_gaussian", "rings"},
+    "intensity": {"exponential", "sersic", "truncated_gaussian", "truncated_exponential", "rings"},
     "velocity": {"arctan", "courteau", "polyex", "rings"},
 }
 

@@ -189,7 +189,8 @@ def quality_flags(result):
         the surface density falls off faster than the intensity profile towards
         the edge of the data (a moment-0 pedestal below `TRUNCATED` of the peak;
         refined fits with a parametric profile only): a disc with a sharp edge,
-        whose inclination the disc model reads too high when it is seen inclined.
+        whose inclination the disc model reads too high when it is seen inclined;
+        ``intensity="truncated_exponential"`` fits the edge.
 
     A sample-relative poor-reconstruction flag is added by :func:`galkin.fit_many`.
     """
@@ -231,7 +232,8 @@ def warn_about(result, flags=None):
             f"the surface density falls off faster than the {result.intensity.name} profile "
             f"towards the edge of the data (moment-0 pedestal "
             f"{result.output.refinement.pedestal:.1%} of the peak), as a disc with a sharp "
-            "edge does; seen inclined, such discs are fitted up to ~12 deg too edge-on"
+            "edge does; seen inclined, such discs are fitted up to ~12 deg too edge-on: "
+            "fit it with intensity='truncated_exponential'"
         ),
     }
     fallback = result.output.fallback

@@ -1,9 +1,10 @@
 """galkin's built-in decoder profiles, registered through the ordinary hook.
 
 Intensity profiles: ``exponential`` (the thesis default), ``sersic``,
-``truncated_gaussian``, ``rings``.  Velocity profiles: ``arctan`` (the thesis
-default), ``courteau``, ``polyex``, ``rings``.  Each lives in the module named
-after it (both ``rings`` profiles in :mod:`.rings`).
+``truncated_gaussian``, ``truncated_exponential``, ``rings``.  Velocity
+profiles: ``arctan`` (the thesis default), ``courteau``, ``polyex``,
+``rings``.  Each lives in the module named after it (both ``rings`` profiles in
+:mod:`.rings`).
 """
 
 from galkin.hookspecs import hookimpl
@@ -14,6 +15,7 @@ from .exponential import ExponentialProfile
 from .polyex import PolyexProfile
 from .rings import RingsIntensityProfile, RingsVelocityProfile
 from .sersic import SersicProfile
+from .truncated_exponential import TruncatedExponentialProfile
 from .truncated_gaussian import TruncatedGaussianProfile
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "RingsIntensityProfile",
     "RingsVelocityProfile",
     "SersicProfile",
+    "TruncatedExponentialProfile",
     "TruncatedGaussianProfile",
     "galkin_register_profiles",
 ]
@@ -36,6 +39,7 @@ def galkin_register_profiles():
         ExponentialProfile,
         SersicProfile,
         TruncatedGaussianProfile,
+        TruncatedExponentialProfile,
         ArctanProfile,
         CourteauProfile,
         PolyexProfile,

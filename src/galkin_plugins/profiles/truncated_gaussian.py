@@ -4,7 +4,13 @@ import torch
 
 from galkin.profiles import IntensityProfile, Parameter
 
-__all__ = ["TruncatedGaussianProfile"]
+__all__ = ["TruncatedGaussianProfile", "logistic_edge"]
+
+
+def logistic_edge(radius, r_trunc, width):
+    """A smooth step from 1 at the centre to 0 beyond ``r_trunc`` (edge ``width``):
+    ``s((r_trunc - R) / width) / s(r_trunc / width)``, ``s`` the logistic function."""
+    return torch.sigmoid((r_trunc - radius) / width) / torch.sigmoid(r_trunc / width)
 
 
 class TruncatedGaussianProfile(IntensityProfile):
@@ -58,5 +64,4 @@ class TruncatedGaussianProfile(IntensityProfile):
             Surface brightness, 1 at the centre.
         """
         gaussian = torch.exp(-0.5 * (radius / sigma) ** 2)
-        edge = torch.sigmoid((r_trunc - radius) / self.edge_width)
-        return gaussian * edge / torch.sigmoid(r_trunc / self.edge_width)
+        return gaussian * logistic_edge(radius, r_trunc, self.edge_width)
