@@ -149,8 +149,8 @@ def _in_pool(items, names, todo, prepare_options, model_options, batch_size, wor
     each: the model's work dominates a fit, and a pool of single-threaded
     workers uses the cores better than one process's threads); with the model
     on another device the workers only prepare, ``workers * 4`` galaxies ahead,
-    and the batches are fitted here. A batch is the same ``batch_size``
-    galaxies of ``todo`` either way, so the rows do not depend on ``workers``.
+    and the batches are fitted here. On the CPU the batches are those of
+    `_batches`, as in one process, so the rows do not depend on ``workers``.
     When a worker dies (a reader crashing the process), the galaxies it may have
     been holding are taken again one at a time, so that the one that kills its
     process is found, reported failed, and the others are fitted.
