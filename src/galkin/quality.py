@@ -232,8 +232,9 @@ def warn_about(result, flags=None):
             f"the surface density falls off faster than the {result.intensity.name} profile "
             f"towards the edge of the data (moment-0 pedestal "
             f"{result.output.refinement.pedestal:.1%} of the peak), as a disc with a sharp "
-            "edge does; seen inclined, such discs are fitted up to ~12 deg too edge-on: "
-            "fit it with intensity='truncated_exponential'"
+            "edge does; seen inclined, such discs are fitted up to ~12 deg too edge-on. If "
+            "the gas does end at an edge, intensity='truncated_exponential' fits it (check "
+            "the maps: on flagged discs without one it fits worse)"
         ),
     }
     fallback = result.output.fallback
