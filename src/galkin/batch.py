@@ -255,9 +255,10 @@ def _keep_freed_memory():
     import ctypes.util
 
     name = ctypes.util.find_library("c")
-    if name is None or not hasattr(ctypes.CDLL(name), "mallopt"):
+    libc = None if name is None else ctypes.CDLL(name)
+    if libc is None or not hasattr(libc, "mallopt"):
         return  # not glibc
-    mallopt = ctypes.CDLL(name).mallopt
+    mallopt = libc.mallopt
     mallopt(-1, 2**31 - 1)  # M_TRIM_THRESHOLD: never trim the heap
     mallopt(-3, 32 * 2**20)  # M_MMAP_THRESHOLD: its largest value (blocks below: heap)
 
@@ -286,10 +287,8 @@ def _dask_task(batch, options):
     The rows travel as plain JSON types: dask's serialisers turn Quantity scalars
     into bare arrays, and the units must survive the trip.
     """
-    prepare_options, model_options = options
-    names = {i: name for i, _, name in batch}
-    outcomes = [_prepare(i, item, name, prepare_options) for i, item, name in batch]
-    return [(i, encode_row(row)) for i, row in _rows(outcomes, names, model_options)]
+    rows = _pool_task(batch, *options, fit=True)
+    return [(i, encode_row(row)) for i, row in rows]
 
 
 def _on_dask(client, items, names, todo, prepare_options, model_options, batch_size):

@@ -360,6 +360,8 @@ class FitResult:
         """`model_dispersion` (km/s) in the mask's pixels only, rendered only where the
         mask needs it (the survey table's dispersion profiles)."""
         mask = self.prepared.maps.mask
+        if "_model_sigma" in self.__dict__:  # the whole map is decoded already
+            return self._model_sigma[mask]
         sigma = self._decode_input_grid(dispersion=True, support=mask)[2]
         return sigma[mask] * self.prepared.scales.velocity
 

@@ -75,7 +75,7 @@ def render_derivatives(decoder, params, inclination, x, y, r_max, geometry=False
     Returns ``names`` and the maps ``(B, 2 + 2 P, H, W)``: M0, M0 M1, then
     dM0 and d(M0 M1) for each of the ``P`` parameters in ``names``.
     """
-    radius, cosine, weight, (yd, zd, h, density, rates) = decoder._line_of_sight(
+    radius, cosine, weight, (yd, zd, h, density, rates, angles) = decoder._line_of_sight(
         params, inclination, x, y, r_max, nodes=True
     )
     ip, vp = decoder._profile_params(params, radius)
@@ -100,16 +100,16 @@ def render_derivatives(decoder, params, inclination, x, y, r_max, geometry=False
             add(name, torch.zeros_like(f0[..., 0]), (f0 * jac1[..., k] * cosine).sum(-1))
     if geometry:
         profiles = (sigma, dsigma, speed, dspeed)
-        nodes = (radius, cosine, weight, yd, zd, h, density, rates)
+        nodes = (radius, cosine, weight, yd, zd, h, density, rates, angles)
         quadrature = (decoder._t.to(f0.dtype), decoder._w.to(f0.dtype))
-        _geometry_columns(add, inclination, (f0, f1, u), profiles, nodes, quadrature)
+        _geometry_columns(add, (f0, f1, u), profiles, nodes, quadrature)
     maps = [f0.sum(-1), f1.sum(-1)]
     if not names:
         return names, torch.stack(maps, 1)
     return names, torch.stack(maps + d0 + d1, 1)
 
 
-def _geometry_columns(add, inclination, model, profiles, nodes, quadrature):
+def _geometry_columns(add, model, profiles, nodes, quadrature):
     """The derivatives of both quadrature sums with respect to the pixel's frame
     ``x`` and ``y``, the inclination and the scale height (see
     :func:`render_derivatives`; each is passed to ``add(name, dM0, d(M0 M1))``).
@@ -127,9 +127,7 @@ def _geometry_columns(add, inclination, model, profiles, nodes, quadrature):
     """
     f0, f1, u = model
     sigma, dsigma, speed, dspeed = profiles
-    radius, cosine, weight, yd, zd, h, density, rates = nodes
-    ci = torch.cos(inclination).clamp_min(1e-4).reshape(-1, 1, 1, 1)
-    si = torch.sin(inclination).clamp_min(1e-4).reshape(-1, 1, 1, 1)
+    radius, cosine, weight, yd, zd, h, density, rates, (ci, si) = nodes
     t, w = quadrature
     n = t.numel()
     tau = 0.5 * (t + 1.0)

@@ -60,8 +60,9 @@ class DiscDecoder(torch.nn.Module):
         and each node's weight: the vertical density ``exp(-|z_d| / h) / (2 h)``
         times the quadrature weight. With ``nodes=True`` also the nodes' ``y_d``
         and ``z_d``, the scale height (broadcastable against them), the vertical
-        density alone, and how the segments' edges move with ``"y"``,
-        ``"inclination"`` and ``"scale_height"`` (``galkin.decoder.derivatives.edge_rates``).
+        density alone, how the segments' edges move with ``"y"``,
+        ``"inclination"`` and ``"scale_height"`` (``edge_rates``), and ``(cos i,
+        sin i)``, broadcastable too.
         """
         b = inclination.shape[0]
         h = params.get("scale_height", self.scale_height)
@@ -94,7 +95,8 @@ class DiscDecoder(torch.nn.Module):
         density = torch.exp(zd.abs() * (-1.0 / h4)) / (2.0 * h4)
         if nodes:
             rates = edge_rates(y, ci, si, zmax, r_max, bounds, kinks, (lo, b1, b2, hi))
-            return radius, x[..., None] / radius, density * ws, (yd, zd, h4, density, rates)
+            angles = (ci[..., None], si[..., None])
+            return radius, x[..., None] / radius, density * ws, (yd, zd, h4, density, rates, angles)
         return radius, x[..., None] / radius, density * ws
 
     def _profile_params(self, params, radius):

@@ -14,6 +14,7 @@ from .constants import (
     _CHUNK_DERIVATIVES,
     _CHUNK_EXACT,
     _RENDER_DTYPE,
+    CENTER_NAMES,
     HEIGHT_NAME,
     NU,
     PEDESTAL_RIDGE,
@@ -150,29 +151,20 @@ class _Batch:
             idx = torch.arange(start, start + rows.shape[0])
             args, kwargs = self._decoder_args(rows, idx, origin, steps, beams)
             found, _, _, d0, d1 = self.decoder.derivatives(*args, **kwargs, geometry=True)
-            columns = [_column(found, n) for n in self.names]
-            scale = torch.ones(len(self.names), rows.shape[0], dtype=work)
-            for k, (_, factor) in enumerate(columns):
-                if factor == "height":  # d/dlog(h) = h d/dh
-                    scale[k] = torch.exp(rows[:, k])
-                else:
-                    scale[k] = factor
-            pick = torch.tensor([j for j, _ in columns])
-            out0.append((d0[:, pick] * scale.T[..., None, None]).to(dtype))
-            out1.append((d1[:, pick] * scale.T[..., None, None]).to(dtype))
+            pick = torch.tensor([found.index(_DECODER_NAMES.get(n, n)) for n in self.names])
+            # the centre shifts the grid's origin by minus itself; d/dlog(h) = h d/dh
+            scale = torch.ones(rows.shape[0], len(self.names), dtype=work)
+            scale[:, [self.names.index(n) for n in CENTER_NAMES]] = -1.0
+            k = self.names.index(HEIGHT_NAME)
+            scale[:, k] = torch.exp(rows[:, k])
+            out0.append((d0[:, pick] * scale[..., None, None]).to(dtype))
+            out1.append((d1[:, pick] * scale[..., None, None]).to(dtype))
         return torch.cat(out0), torch.cat(out1)
 
 
-def _column(found, name):
-    """Index in the decoder's derivatives ``found`` of parameter ``name``, and the
-    factor that turns that derivative into this one's."""
-    if name == "x0":  # the centre shifts the grid's origin by minus itself
-        return found.index("origin_x"), -1.0
-    if name == "y0":
-        return found.index("origin_y"), -1.0
-    if name == HEIGHT_NAME:
-        return found.index("scale_height"), "height"
-    return found.index(name), 1.0
+#: The decoder's names of the refinement's parameters where they differ.
+_DECODER_NAMES = dict(zip(CENTER_NAMES, ("origin_x", "origin_y"), strict=True))
+_DECODER_NAMES[HEIGHT_NAME] = "scale_height"
 
 
 def _solve_nuisance(batch, model0, model1, w0, w1, galaxy):
@@ -205,12 +197,14 @@ def _solve_nuisance(batch, model0, model1, w0, w1, galaxy):
     return r0 - torch.log(d0.clamp_min(0.0) + LOG_FLOOR), r1, amp, off, pedestal
 
 
-def _amplitude_and_pedestal(d0, model0, w0):
+def _amplitude_and_pedestal(d0, model0, w0, moments=False):
     """Weighted least-squares ``a, c`` of ``d0 ~ a model0 + c`` (``(B,)`` each).
 
     Minimises ``<w (a m + c - d)^2> / <w> + PEDESTAL_RIDGE c^2``: the small
     ridge only matters where the model is (nearly) constant over the mask, where
     amplitude and pedestal are degenerate; the pedestal then stays at zero.
+    With ``moments``, also the weighted means ``(sum w, <m>, <d>, <m d>, det)``
+    of the normal equations (their derivatives are :func:`_jacobian`'s).
     """
     dims = (-2, -1)
     sw = w0.sum(dims).clamp_min(1e-30)
@@ -220,7 +214,10 @@ def _amplitude_and_pedestal(d0, model0, w0):
     md = (w0 * model0 * d0).sum(dims) / sw
     one = 1.0 + PEDESTAL_RIDGE
     det = (m2 * one - m1**2).clamp_min(1e-30)
-    return (md * one - m1 * d1) / det, (m2 * d1 - m1 * md) / det
+    amp, pedestal = (md * one - m1 * d1) / det, (m2 * d1 - m1 * md) / det
+    if moments:
+        return amp, pedestal, (sw, m1, d1, md, det)
+    return amp, pedestal
 
 
 class _Weights:
@@ -362,15 +359,8 @@ def _jacobian(batch, raw, derivatives, weights, scale, steps):
     sw1 = w1.sum((-2, -1)).clamp_min(1e-30)
     dr1 = d1 - mean(w1, d1, sw1)[..., None, None]  # the offset follows the model
     if batch.pedestal:
-        sw = w0.sum((-2, -1)).clamp_min(1e-30)
-        m1 = (w0 * model).sum((-2, -1)) / sw
-        m2 = (w0 * model**2).sum((-2, -1)) / sw
-        data = (w0 * batch.d0).sum((-2, -1)) / sw
-        md = (w0 * model * batch.d0).sum((-2, -1)) / sw
+        amp, ped, (sw, m1, data, md, det) = _amplitude_and_pedestal(batch.d0, model, w0, True)
         one = 1.0 + PEDESTAL_RIDGE
-        det = (m2 * one - m1**2).clamp_min(1e-30)
-        amp = (md * one - m1 * data) / det
-        ped = (m2 * data - m1 * md) / det
         dm1 = mean(w0, d0, sw)
         dm2 = 2.0 * mean(w0 * model, d0, sw)
         dmd = mean(w0 * batch.d0, d0, sw)
