@@ -213,3 +213,56 @@ def test_a_parameter_held_at_its_bound_leaves_the_others_their_own_step():
     # inside the range, or with the descent pointing inwards, nothing is held
     assert not _active(torch.tensor([[0.3, 0.5]], dtype=torch.float64), grad, lo, hi).any()
     assert not _active(at_lower, -grad, lo, hi).any()
+
+
+@pytest.mark.parametrize("kind", ["linear", "pedestal", "log"])
+def test_normal_equations_match_the_jacobian_of_the_residuals(kind):
+    """The normal equations summed without forming the Jacobian equal ``J^T J``,
+    ``J^T r`` and ``r^T r`` of the weighted residual vector, whose columns are
+    central differences along the derivative maps (nuisance parameters re-solved)."""
+    from galkin.refine.data import _normal_equations, _vector
+
+    class Maps:  # the part of a batch the likelihood reads
+        def __init__(self, d0, d1):
+            self.d0, self.d1 = d0, d1
+            self.log, self.pedestal = kind == "log", kind == "pedestal"
+
+        def __len__(self):
+            return len(self.d0)
+
+    rng = np.random.default_rng(5)
+    b, p, h, w = 3, 4, 7, 6
+    t = lambda *shape: torch.tensor(rng.normal(size=shape))  # noqa: E731
+    model0 = torch.tensor(rng.uniform(0.2, 1.0, (b, h, w)))
+    batch = Maps(2.0 * model0 + 0.3 + 0.1 * t(b, h, w), t(b, h, w))
+    raw = (model0, t(b, h, w))
+    derivatives = (0.1 * t(b, p, h, w), t(b, p, h, w))
+    weights = tuple(
+        torch.tensor(rng.uniform(0, 2, (b, h, w)) * (rng.uniform(size=(b, h, w)) > 0.2))
+        for _ in range(2)
+    )
+    scale = torch.tensor([1.0, 0.5, 2.0], dtype=torch.float64)
+    steps = torch.full((p,), 1e-6, dtype=torch.float64)
+    (jtj0, jtj1), grad, cost = _normal_equations(batch, raw, derivatives, weights, scale, steps)
+    galaxy = torch.arange(b)
+    base = _vector(batch, *raw, weights, galaxy, scale)
+    columns = []
+    for k in range(p):
+        moved = [
+            _vector(
+                batch,
+                *(r + e * d[:, k] for r, d in zip(raw, derivatives, strict=True)),
+                weights,
+                galaxy,
+                scale,
+            )
+            for e in (1e-6, -1e-6)
+        ]
+        columns.append((moved[0] - moved[1]) / 2e-6)
+    jac = torch.stack(columns, -1)
+    half = h * w
+    tol = dict(rtol=1e-4, atol=1e-6) if kind == "log" else dict(rtol=1e-6, atol=1e-8)
+    for block, part in ((jtj0, jac[:, :half]), (jtj1, jac[:, half:])):
+        torch.testing.assert_close(block, part.transpose(1, 2) @ part, **tol)
+    torch.testing.assert_close(grad, (jac.transpose(1, 2) @ base[..., None])[..., 0], **tol)
+    torch.testing.assert_close(cost, (base**2).sum(-1))

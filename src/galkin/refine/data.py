@@ -204,7 +204,7 @@ def _amplitude_and_pedestal(d0, model0, w0, moments=False):
     ridge only matters where the model is (nearly) constant over the mask, where
     amplitude and pedestal are degenerate; the pedestal then stays at zero.
     With ``moments``, also the weighted means ``(sum w, <m>, <d>, <m d>, det)``
-    of the normal equations (their derivatives are :func:`_jacobian`'s).
+    of the normal equations (their derivatives are :func:`_normal_equations`'s).
     """
     dims = (-2, -1)
     sw = w0.sum(dims).clamp_min(1e-30)
@@ -332,55 +332,79 @@ def _broyden(derivatives, taken, change, scale, exact=()):
     return tuple(out)
 
 
-def _jacobian(batch, raw, derivatives, weights, scale, steps):
-    """Jacobian ``(B, N, P)`` of :func:`_vector` from the raw maps' derivatives, and its value.
+def _normal_equations(batch, raw, derivatives, weights, scale, steps):
+    """Gauss-Newton normal equations of :func:`_vector`, one block per map.
+
+    Returns ``(jtj0, jtj1), grad, cost``: each map's ``J^T J`` ``(B, P, P)``,
+    ``J^T r`` ``(B, P)`` of both maps and ``r^T r`` ``(B,)``, where ``J`` is the
+    Jacobian of the weighted residual vector ``r`` with respect to the
+    parameters whose raw-map derivatives are ``derivatives`` ``(d0, d1)``.
 
     The nuisance parameters are solved for every model (variable projection), so
-    a column is ``a dm + m da + dc`` in moment 0 and ``dm + dv`` in moment 1, with
-    the derivatives of the weighted least-squares ``a``, ``c``, ``v``
-    (:func:`_solve_nuisance`) in closed form; in log scale by finite differences
-    of ``steps`` along the derivative maps.
+    a column of ``J`` is ``a dm + m da + dc`` in moment 0 and ``dm + dv`` in
+    moment 1, with the derivatives of the weighted least-squares ``a``, ``c``,
+    ``v`` (:func:`_solve_nuisance`) in closed form. Their products are summed
+    from the weighted Gram matrices of the derivative maps, so ``J`` itself --
+    ``P`` weighted copies of both maps -- is never formed. In log scale the
+    columns are finite differences of ``steps`` along the derivative maps.
     """
     galaxy = torch.arange(len(batch))
     d0, d1 = derivatives
-    base = _vector(batch, raw[0], raw[1], weights, galaxy, scale)
     if batch.log:
+        base = _vector(batch, raw[0], raw[1], weights, galaxy, scale)
         jac = torch.zeros(*base.shape, d0.shape[1], dtype=base.dtype)
         for k in range(d0.shape[1]):
             m0, m1 = raw[0] + steps[k] * d0[:, k], raw[1] + steps[k] * d1[:, k]
             jac[:, :, k] = (_vector(batch, m0, m1, weights, galaxy, scale) - base) / steps[k]
-        return jac, base
+        half = base.shape[1] // 2
+        blocks = tuple(j.transpose(1, 2) @ j for j in (jac[:, :half], jac[:, half:]))
+        grad = (jac.transpose(1, 2) @ base[..., None])[..., 0]
+        return blocks, grad, (base**2).sum(-1)
     w0, w1 = weights
     model = raw[0]
+    r0, r1, amp, _, ped = _solve_nuisance(batch, model, raw[1], w0, w1, galaxy)
+    flat = lambda x: x.flatten(-2)  # noqa: E731
 
-    def mean(w, q, total):  # weighted means of derivative maps, (B, P)
-        return torch.einsum("bhw,bphw->bp", w, q) / total[:, None]
+    def sums(w, q, x):  # (B, P): sum of w q_p x over the pixels
+        return (flat(q) @ flat(w * x)[..., None])[..., 0]
 
-    sw1 = w1.sum((-2, -1)).clamp_min(1e-30)
-    dr1 = d1 - mean(w1, d1, sw1)[..., None, None]  # the offset follows the model
+    def gram(w, q):  # (B, P, P): sum of w q_p q_q over the pixels
+        q = flat(q)
+        return (q * flat(w)[:, None]) @ q.transpose(1, 2)
+
+    def total(w, x=None):
+        return (w if x is None else w * x).sum((-2, -1))
+
+    # moment 0: column e_p = a d0_p + m da_p + dc_p
+    sw = total(w0).clamp_min(1e-30)
+    dm = sums(w0, d0, model)  # sum w m d0_p
+    dd = sums(w0, d0, batch.d0)  # sum w d d0_p
+    d1s = sums(w0, d0, torch.ones_like(model))  # sum w d0_p
     if batch.pedestal:
-        amp, ped, (sw, m1, data, md, det) = _amplitude_and_pedestal(batch.d0, model, w0, True)
+        _, _, (_, m1, data, md, det) = _amplitude_and_pedestal(batch.d0, model, w0, True)
         one = 1.0 + PEDESTAL_RIDGE
-        dm1 = mean(w0, d0, sw)
-        dm2 = 2.0 * mean(w0 * model, d0, sw)
-        dmd = mean(w0 * batch.d0, d0, sw)
+        dm1, dm2, dmd = d1s / sw[:, None], 2.0 * dm / sw[:, None], dd / sw[:, None]
         ddet = dm2 * one - 2.0 * m1[:, None] * dm1
         damp = (dmd * one - dm1 * data[:, None] - amp[:, None] * ddet) / det[:, None]
         dped = dm2 * data[:, None] - dm1 * md[:, None] - m1[:, None] * dmd - ped[:, None] * ddet
         dped = dped / det[:, None]
     else:
-        m2 = (w0 * model**2).sum((-2, -1)).clamp_min(1e-30)
-        amp = (w0 * model * batch.d0).sum((-2, -1)) / m2
-        damp = mean(w0 * batch.d0, d0, m2) - 2.0 * amp[:, None] * mean(w0 * model, d0, m2)
+        m2 = total(w0, model**2).clamp_min(1e-30)
+        damp = (dd - 2.0 * amp[:, None] * dm) / m2[:, None]
         dped = torch.zeros_like(damp)
-    dr0 = amp[:, None, None, None] * d0 + model[:, None] * damp[..., None, None]
-    dr0 = dr0 + dped[..., None, None]
-    s = scale[:, None, None, None]
-    jac = torch.cat(
-        [
-            (dr0 * torch.sqrt(w0)[:, None] * s).flatten(2),
-            (dr1 * torch.sqrt(w1)[:, None] * s).flatten(2),
-        ],
-        2,
-    )
-    return jac.transpose(1, 2), base
+    a, mm, m = amp[:, None, None], total(w0, model**2)[:, None, None], total(w0, model)
+    outer = lambda x, y: x[:, :, None] * y[:, None, :]  # noqa: E731
+    cross = a * (outer(dm, damp) + outer(d1s, dped))
+    jtj0 = a**2 * gram(w0, d0) + cross + cross.transpose(1, 2) + mm * outer(damp, damp)
+    mixed = m[:, None, None] * outer(damp, dped)
+    jtj0 = jtj0 + mixed + mixed.transpose(1, 2) + sw[:, None, None] * outer(dped, dped)
+    g0 = amp[:, None] * sums(w0, d0, r0) + damp * total(w0, r0 * model)[:, None]
+    g0 = g0 + dped * total(w0, r0)[:, None]
+    # moment 1: column d1_p - <d1_p>, the offset following the model
+    sw1 = total(w1).clamp_min(1e-30)
+    mean1 = sums(w1, d1, torch.ones_like(r1)) / sw1[:, None]
+    jtj1 = gram(w1, d1) - sw1[:, None, None] * outer(mean1, mean1)
+    g1 = sums(w1, d1, r1) - mean1 * total(w1, r1)[:, None]
+    s2 = scale**2
+    cost = s2 * (total(w0, r0**2) + total(w1, r1**2))
+    return (s2[:, None, None] * jtj0, s2[:, None, None] * jtj1), s2[:, None] * (g0 + g1), cost

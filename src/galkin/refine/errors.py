@@ -11,7 +11,7 @@ from .constants import (
     _MAX_LAG,
     SYSTEMATIC_FLOOR,
 )
-from .data import _amplitude_column, _jacobian, _solve_nuisance
+from .data import _amplitude_column, _normal_equations, _solve_nuisance
 
 
 def _correlation_area(batch, model0, model1, weights):
@@ -66,11 +66,10 @@ def _laplace(batch, theta, raw, weights, steps, amplitude_index, prior_precision
     areas = _correlation_area(batch, *raw, weights.weights())
     derivatives = _amplitude_column(theta, raw, derivatives, amplitude_index)
     ones = torch.ones(len(batch), dtype=theta.dtype)
-    zero = torch.zeros_like(fisher[0])
+    blocks, _, _ = _normal_equations(batch, raw, derivatives, fisher, ones, steps)
     info = prior_precision.clone()
-    for k, w in enumerate(((fisher[0], zero), (zero, fisher[1]))):
-        jac, _ = _jacobian(batch, raw, derivatives, w, ones, steps)
-        info = info + (jac.transpose(1, 2) @ jac) / areas[k][:, None, None]
+    for k, block in enumerate(blocks):
+        info = info + block / areas[k][:, None, None]
     return torch.linalg.inv(info), areas
 
 

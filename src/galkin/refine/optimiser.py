@@ -23,7 +23,7 @@ from .data import (
     _amplitude_column,
     _Batch,
     _broyden,
-    _jacobian,
+    _normal_equations,
     _solve_nuisance,
     _vector,
     _Weights,
@@ -296,9 +296,9 @@ def _step(batch, weights, theta, raw, prior, lam, scale, steps, amp_index, bound
         d0[fresh], d1[fresh] = f0, f1
     exact = [batch.names.index(n) for n in batch.exact()]
     d0, d1 = _amplitude_column(theta, raw, (d0, d1), amp_index)
-    jac, res = _jacobian(batch, raw, (d0, d1), w, scale, steps)
-    jtj = jac.transpose(1, 2) @ jac + torch.diag_embed(1.0 / sigma**2)
-    grad = jac.transpose(1, 2) @ res[..., None] + ((theta - mu) / sigma**2)[..., None]
+    blocks, grad, misfit = _normal_equations(batch, raw, (d0, d1), w, scale, steps)
+    jtj = blocks[0] + blocks[1] + torch.diag_embed(1.0 / sigma**2)
+    grad = (grad + (theta - mu) / sigma**2)[..., None]
     if reg is not None:
         extra, extra_jac = reg(theta)
         jtj = jtj + extra_jac.transpose(1, 2) @ extra_jac
@@ -306,12 +306,12 @@ def _step(batch, weights, theta, raw, prior, lam, scale, steps, amp_index, bound
 
     jtj, grad = _free_system(jtj, grad, _active(theta, grad, lo, hi))
 
-    def cost(vector, at, rows):
-        total = (vector**2).sum(-1) + (((at - mu[rows]) / sigma[rows]) ** 2).sum(-1)
+    def cost(squares, at, rows):
+        total = squares + (((at - mu[rows]) / sigma[rows]) ** 2).sum(-1)
         return total if reg is None else total + (reg(at, False)[0] ** 2).sum(-1)
 
     galaxy = torch.arange(len(batch))
-    before = cost(res, theta, galaxy)
+    before = cost(misfit, theta, galaxy)
     pending = torch.ones(len(batch), dtype=torch.bool)
     start, start_raw = theta, raw
     for _ in range(_ATTEMPTS):  # raise the damping of galaxies whose step failed
@@ -321,7 +321,8 @@ def _step(batch, weights, theta, raw, prior, lam, scale, steps, amp_index, bound
         step = -torch.linalg.solve(a + damp, grad[rows])[..., 0]
         trial = torch.minimum(torch.maximum(theta[rows] + step, lo), hi)
         trial_raw = batch.render(trial, rows)
-        better = cost(_vector(batch, *trial_raw, w, rows, scale), trial, rows) < before[rows]
+        misfit = (_vector(batch, *trial_raw, w, rows, scale) ** 2).sum(-1)
+        better = cost(misfit, trial, rows) < before[rows]
         good = rows[better]
         theta = theta.clone()
         theta[good] = trial[better]
