@@ -346,7 +346,8 @@ def test_noiseless_cube_file_fits(tmp_path):
 
 def test_a_sharp_edged_disc_is_fitted_with_the_truncated_exponential():
     """An exponential read a disc that ends at 2.2 scale lengths 5 deg too edge-on and
-    flagged it ``truncated``; the truncated exponential fits its edge."""
+    flagged it ``truncated``; the truncated exponential fits its edge, asked for or,
+    by default, as the refit the maps prefer (and the warning says so)."""
     truth = 72.0
     cube = galkin.simulate_cube(
         inclination=truth * u.deg,
@@ -360,9 +361,18 @@ def test_a_sharp_edged_disc_is_fitted_with_the_truncated_exponential():
         seed=5,
     )
     with pytest.warns(FitQualityWarning, match="truncated_exponential"):
-        plain = galkin.fit(cube)
-    assert plain.flags()["truncated"]
+        plain = galkin.fit(cube, intensity_fallback=False)
+    assert plain.flags()["truncated"] and plain.output.fallback is None
     assert plain.inclination.to_value(u.deg) - truth > 2
+    with pytest.warns(FitQualityWarning, match="refit with intensity='truncated_exponential'"):
+        refit = galkin.fit(cube)
+    assert refit.intensity.name == "truncated_exponential"
+    assert abs(refit.inclination.to_value(u.deg) - truth) < 0.5
+    record = refit.output.fallback
+    assert record["reason"] == "truncated" and record["profile"] == "exponential"
+    assert record["evidence"] > 10 and record["refinement"].pedestal < -0.01
+    table = refit.to_table()  # the flag stays: it says why the profile changed
+    assert table["flag_truncated"][0] and table["intensity_profile"][0] == "truncated_exponential"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FitQualityWarning)  # unresolved: 3" beam
         edged = galkin.fit(cube, intensity="truncated_exponential")

@@ -265,7 +265,7 @@ def main(argv=None):
     p.add_argument(
         "--no-intensity-fallback",
         action="store_true",
-        help="keep the exponential where it misses the surface density (no ring refit)",
+        help="keep the exponential where it misses the surface density or its edge (no refit)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--seed", type=int, default=None)

@@ -246,7 +246,12 @@ def fit_prepared(
     from .result import FitResult
 
     t0 = time.perf_counter()
-    from .refine.proxy import proxy_profiles, refine_from_proxy, refit_free_surface_density
+    from .refine.proxy import (
+        proxy_profiles,
+        refine_from_proxy,
+        refit_free_surface_density,
+        refit_truncated_edge,
+    )
     from .ring_start import ring_start_estimator
 
     intensity_profile = _profile(intensity, "intensity")
@@ -300,6 +305,7 @@ def fit_prepared(
         )
     elif refine and intensity_fallback:
         refit_free_surface_density(targets, outputs, profiles, space, model_outputs)
+        refit_truncated_edge(targets, outputs, profiles, space)
     share = (time.perf_counter() - t0) / len(targets)
     runtimes = [0.0] * len(targets) if runtimes is None else runtimes
     return [
@@ -426,7 +432,11 @@ def fit(
         disc), refit with a free ring surface density (``intensity="rings"``),
         which the beam-smeared velocity field and so the inclination depend on
         (default). The result then has the ring profile; ``flag_profile_mismatch``
-        stays set and the warning says so. ``False`` keeps the first fit.
+        stays set and the warning says so. Likewise a fit flagged ``truncated``
+        (gas that ends at a sharp edge) is refitted with
+        ``intensity="truncated_exponential"``, and the refit returned when the
+        maps prefer it by a likelihood-ratio test
+        (`galkin.refine.proxy.refit_truncated_edge`). ``False`` keeps the first fit.
 
     Returns
     -------

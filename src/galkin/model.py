@@ -42,10 +42,13 @@ class ModelOutput:
         values then replace the model's, and it adds the disc centre.
     fallback : dict, optional
         Set when the requested intensity profile did not follow the galaxy's
-        surface density and the fit was redone with a free one
-        (``galkin.fit(..., intensity_fallback=True)``): ``"profile"`` (the
-        profile that failed), ``"mismatch"`` (its
-        :func:`~galkin.quality.profile_mismatch`) and ``"refinement"`` (its fit).
+        surface density and the fit was redone
+        (``galkin.fit(..., intensity_fallback=True)``): ``"reason"``
+        (``"profile_mismatch"``: refitted with a free profile;
+        ``"truncated"``: with a sharp outer edge), ``"profile"`` (the profile
+        that failed), ``"mismatch"`` (its :func:`~galkin.quality.profile_mismatch`),
+        ``"refinement"`` (its fit) and, for ``"truncated"``, ``"evidence"`` (the
+        refit's :func:`~galkin.refine.proxy.likelihood_ratio`).
     """
 
     samples: dict

@@ -29,6 +29,7 @@ __all__ = [
     "WARNED_FLAGS",
     "profile_mismatch",
     "ring_mismatch",
+    "truncated_edge",
 ]
 
 #: Below this inclination the thesis recommends flagging a fit (deg).
@@ -103,16 +104,35 @@ def _poor_fit(result):
     return bool(jitter > POOR_FIT * result.v_outer()[0] * sin_i)
 
 
+def _fallback(result, reason):
+    """The record of ``result``'s refit for ``reason``, or None (`ModelOutput.fallback`)."""
+    fallback = result.output.fallback
+    if fallback is not None and fallback["reason"] == reason:
+        return fallback
+    return None
+
+
 def _truncated(result):
-    """Whether the fitted moment-0 pedestal is significantly below `TRUNCATED`.
+    """:func:`truncated_edge` of the fit, or of the fit its truncated refit replaced."""
+    if _fallback(result, "truncated") is not None:
+        return True
+    return truncated_edge(result.prepared, result.output.refinement)
+
+
+def truncated_edge(prepared, ref):
+    """Whether a refinement's moment-0 pedestal is significantly below `TRUNCATED`.
 
     The pedestal's error is the moment-0 scatter over the number of independent
     pixels (mask pixels per residual correlation area).
+
+    Parameters
+    ----------
+    prepared : `~galkin.preprocess.PreparedMaps`
+    ref : `~galkin.refine.Refinement` or None
     """
-    ref = result.output.refinement
     if ref is None or ref.pedestal >= TRUNCATED:
         return False
-    independent = float((result.prepared.mask > 0).sum()) / max(ref.correlation[0], 1.0)
+    independent = float((prepared.mask > 0).sum()) / max(ref.correlation[0], 1.0)
     error = ref.jitter[0] / np.sqrt(max(independent, 1.0))
     return bool(ref.pedestal < -3.0 * error)
 
@@ -130,7 +150,7 @@ def profile_mismatch(result):
     exponential, tens of per cent -- and then the beam-smeared velocity field is
     weighted wrongly and the inclination goes with it.
     """
-    fallback = result.output.fallback
+    fallback = _fallback(result, "profile_mismatch")
     if fallback is not None:  # the profile that failed, not the free one that replaced it
         return float(fallback["mismatch"])
     return ring_mismatch(result.prepared, result.output.refinement)
@@ -237,13 +257,23 @@ def warn_about(result, flags=None):
             "the maps: on flagged discs without one it fits worse)"
         ),
     }
-    fallback = result.output.fallback
+    fallback = _fallback(result, "profile_mismatch")
     if fallback is not None:
         reasons["profile_mismatch"] = (
             f"the {fallback['profile']} intensity profile did not follow the radial surface "
             f"density (off by {fallback['mismatch']:.0%} of its peak), so the geometry and "
             f"rotation come from a refit with a free ({result.intensity.name}) surface "
             "density; pass intensity_fallback=False to keep the first fit"
+        )
+    fallback = _fallback(result, "truncated")
+    if fallback is not None:
+        reasons["truncated"] = (
+            f"the surface density fell off faster than the {fallback['profile']} profile "
+            f"towards the edge of the data (moment-0 pedestal "
+            f"{fallback['refinement'].pedestal:.1%} of the peak), and the maps prefer a disc "
+            f"with a sharp edge (log-likelihood ratio {fallback['evidence']:.0f}), so the "
+            f"geometry and rotation come from a refit with intensity={result.intensity.name!r}; "
+            "pass intensity_fallback=False to keep the first fit"
         )
     warnings.warn(
         f"{result.name!r}: " + "; ".join(reasons[f] for f in raised) + ". See the flag_* columns.",
