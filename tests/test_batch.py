@@ -292,3 +292,16 @@ def test_curve_table_keeps_each_galaxy_unit_when_they_do_not_convert():
     mixed = curve_table([row("a", u.Jy), row("b", u.erg / u.s / u.cm**2)])
     np.testing.assert_allclose(mixed["surface_density"], [3, 4, 3, 4])
     assert list(mixed["surface_density_unit"]) == ["Jy", "Jy", "erg / (s cm2)", "erg / (s cm2)"]
+
+
+def test_on_a_gpu_machine_the_default_device_fits_in_the_calling_process(monkeypatch):
+    """``device=None`` means CUDA where there is one (as in `galkin.fit`): pool workers,
+    forked from a process that may have used CUDA, cannot, so they only prepare."""
+    import torch
+
+    from galkin.batch import _model_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert _model_device({}) == "cuda" and _model_device({"device": "cpu"}) == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert _model_device({}) == "cpu" and _model_device({"device": "cuda:1"}) == "cuda:1"

@@ -7,7 +7,7 @@ import pytest
 from astropy import units as u
 
 import galkin
-from galkin.quality import FitQualityWarning, quality_flags
+from galkin.quality import FitQualityWarning, quality_flags, warn_about
 
 BASE = dict(inclination=60 * u.deg, position_angle=40 * u.deg, r_scale=6 * u.arcsec)
 
@@ -35,6 +35,22 @@ def test_a_curve_that_never_flattens_is_flagged_extrapolated():
     assert v_outer < 0.9 * result.v_max and v_outer_err > 0
     table = result.to_table()
     assert table["flag_extrapolated"][0] and table["v_outer"].unit == u.km / u.s
+
+
+def test_a_network_only_fit_warns_without_a_refinement():
+    """``refine=False``: a flagged network-only fit warns (its reasons quote no
+    refinement it does not have), here the extrapolated curve above."""
+    cube = galkin.simulate_cube(
+        **BASE, v_max=300 * u.km / u.s, r_turn=40 * u.arcsec, beam=3 * u.arcsec, snr=20, seed=1
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitQualityWarning)
+        result = galkin.fit(cube, refine=False, mc_samples=4)
+    assert result.output.refinement is None
+    raised = {"at_bound": True, "extrapolated": True, "poor_fit": True, "profile_mismatch": True}
+    with pytest.warns(FitQualityWarning, match="extrapolated beyond the data") as caught:
+        warn_about(result, raised)
+    assert "intensity='rings'" in str(caught[0].message)
 
 
 def test_a_flat_curve_inside_the_data_is_not_flagged():

@@ -234,40 +234,46 @@ def warn_about(result, flags=None):
     raised = [f for f in WARNED_FLAGS if flags.get(f)]
     if not raised:
         return
-    reasons = {
-        "at_bound": "parameter(s) {} ended at a bound of their range".format(
+    warnings.warn(
+        f"{result.name!r}: "
+        + "; ".join(_reason(result, f) for f in raised)
+        + ". See the flag_* columns.",
+        FitQualityWarning,
+        stacklevel=3,
+    )
+
+
+def _reason(result, flag):
+    """What a raised warned ``flag`` of ``result`` means, in words (built only when raised:
+    a network-only fit has no refinement to quote)."""
+    if flag == "at_bound":
+        return "parameter(s) {} ended at a bound of their range".format(
             ", ".join(_at_bound(result))
-        ),
-        "extrapolated": (
+        )
+    if flag == "extrapolated":
+        return (
             f"the rotation speed is extrapolated beyond the data (v_outer = "
             f"{result.v_outer()[0]:.1f} at r_max = {result.r_max:.1f})"
-        ),
-        "poor_fit": "the disc model does not describe the velocity field (large residuals)",
-        "profile_mismatch": (
+        )
+    if flag == "poor_fit":
+        return "the disc model does not describe the velocity field (large residuals)"
+    if flag == "profile_mismatch":
+        fallback = _fallback(result, "profile_mismatch")
+        if fallback is not None:
+            return (
+                f"the {fallback['profile']} intensity profile did not follow the radial surface "
+                f"density (off by {fallback['mismatch']:.0%} of its peak), so the geometry and "
+                f"rotation come from a refit with a free ({result.intensity.name}) surface "
+                "density; pass intensity_fallback=False to keep the first fit"
+            )
+        return (
             f"the {result.intensity.name} intensity profile does not follow the radial "
             f"surface density (off by {profile_mismatch(result):.0%} of its peak), which "
             "can bias the inclination; fit a free profile with intensity='rings'"
-        ),
-        "truncated": (
-            f"the surface density falls off faster than the {result.intensity.name} profile "
-            f"towards the edge of the data (moment-0 pedestal "
-            f"{result.output.refinement.pedestal:.1%} of the peak), as a disc with a sharp "
-            "edge does; seen inclined, such discs are fitted up to ~12 deg too edge-on. If "
-            "the gas does end at an edge, intensity='truncated_exponential' fits it (check "
-            "the maps: on flagged discs without one it fits worse)"
-        ),
-    }
-    fallback = _fallback(result, "profile_mismatch")
-    if fallback is not None:
-        reasons["profile_mismatch"] = (
-            f"the {fallback['profile']} intensity profile did not follow the radial surface "
-            f"density (off by {fallback['mismatch']:.0%} of its peak), so the geometry and "
-            f"rotation come from a refit with a free ({result.intensity.name}) surface "
-            "density; pass intensity_fallback=False to keep the first fit"
         )
     fallback = _fallback(result, "truncated")
     if fallback is not None:
-        reasons["truncated"] = (
+        return (
             f"the surface density fell off faster than the {fallback['profile']} profile "
             f"towards the edge of the data (moment-0 pedestal "
             f"{fallback['refinement'].pedestal:.1%} of the peak), and the maps prefer a disc "
@@ -275,8 +281,11 @@ def warn_about(result, flags=None):
             f"geometry and rotation come from a refit with intensity={result.intensity.name!r}; "
             "pass intensity_fallback=False to keep the first fit"
         )
-    warnings.warn(
-        f"{result.name!r}: " + "; ".join(reasons[f] for f in raised) + ". See the flag_* columns.",
-        FitQualityWarning,
-        stacklevel=3,
+    return (
+        f"the surface density falls off faster than the {result.intensity.name} profile "
+        f"towards the edge of the data (moment-0 pedestal "
+        f"{result.output.refinement.pedestal:.1%} of the peak), as a disc with a sharp "
+        "edge does; seen inclined, such discs are fitted up to ~12 deg too edge-on. If "
+        "the gas does end at an edge, intensity='truncated_exponential' fits it (check "
+        "the maps: on flagged discs without one it fits worse)"
     )
