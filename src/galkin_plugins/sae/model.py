@@ -166,11 +166,13 @@ class SAE(KinematicModel):
         results = predict(self.network, batch, mc_samples=mc_samples, device=self.device, maps=maps)
         # calibrated errors as samples of independent normals about the MC mean, so
         # that the physical conversion (e.g. V_max = V_max sin i / sin i) propagates them
-        normal = np.random.default_rng(0).standard_normal(max(int(mc_samples), 200))
+        # (one draw per parameter: shared draws would make V sin i and i move together,
+        # and their ratio's spread cancel)
         names = self.network.space.names
+        normal = np.random.default_rng(0).standard_normal((len(names), max(int(mc_samples), 200)))
         mean, _, _, sigma = calibrated_arrays(self.network, metadata, results, batch)
         return [
-            _output(r, error_samples={n: m[k] + s[k] * normal for k, n in enumerate(names)})
+            _output(r, error_samples={n: m[k] + s[k] * normal[k] for k, n in enumerate(names)})
             for r, m, s in zip(results, mean, sigma, strict=True)
         ]
 
