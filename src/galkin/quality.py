@@ -119,18 +119,22 @@ def _truncated(result):
     return truncated_edge(result.prepared, result.output.refinement)
 
 
-def truncated_edge(prepared, ref):
-    """Whether a refinement's moment-0 pedestal is significantly below `TRUNCATED`.
+def truncated_edge(prepared, ref, floor=TRUNCATED):
+    """Whether a refinement's moment-0 pedestal is below ``floor`` and significantly below 0.
 
     The pedestal's error is the moment-0 scatter over the number of independent
-    pixels (mask pixels per residual correlation area).
+    pixels (mask pixels per residual correlation area); "significantly" is more
+    than three errors.
 
     Parameters
     ----------
     prepared : `~galkin.preprocess.PreparedMaps`
     ref : `~galkin.refine.Refinement` or None
+    floor : float, optional
+        Fraction of the normalised moment 0's peak (default `TRUNCATED`, the
+        flag's; the automatic refit with an edge asks only for significance).
     """
-    if ref is None or ref.pedestal >= TRUNCATED:
+    if ref is None or ref.pedestal >= floor:
         return False
     independent = float((prepared.mask > 0).sum()) / max(ref.correlation[0], 1.0)
     error = ref.jitter[0] / np.sqrt(max(independent, 1.0))
@@ -210,7 +214,9 @@ def quality_flags(result):
         the edge of the data (a moment-0 pedestal below `TRUNCATED` of the peak;
         refined fits with a parametric profile only): a disc with a sharp edge,
         whose inclination the disc model reads too high when it is seen inclined;
-        ``intensity="truncated_exponential"`` fits the edge.
+        ``intensity="truncated_exponential"`` fits the edge. Also set on a fit
+        that was refitted with that edge
+        (`galkin.refine.proxy.refit_truncated_edge`).
 
     A sample-relative poor-reconstruction flag is added by :func:`galkin.fit_many`.
     """
