@@ -281,7 +281,7 @@ def likelihood_ratio(prepared, first, second):
     Each map's residuals inside the mask are taken as Gaussian with a robust
     scale (1.4826 times their median absolute deviation, so a few outlying pixels
     do not decide) and ``N / A`` independent values, ``N`` mask pixels over the
-    first fit's residual correlation area ``A`` (`Refinement.correlation`):
+    first fit's residual correlation area ``A`` (`galkin.refine.Refinement.correlation`):
     the ratio is the sum over both maps of ``(N / A) log(s_first / s_second)``.
 
     Returns
