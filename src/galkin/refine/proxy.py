@@ -227,10 +227,9 @@ def refit_truncated_edge(targets, outputs, profiles, space):
     (`galkin.quality.truncated_edge` without the flag's -1% floor: the surface
     density falls off faster than the profile towards the edge of the data; the
     likelihood ratio below guards the refit, so the trigger can be loose) is
-    refitted with the
-    profile's `TRUNCATED_VARIANTS` entry, started from the fit (the edge far
-    out, :meth:`~galkin.profiles.DecoderProfile.from_proxy`), and the refit
-    replaces it when the maps prefer it strongly: a log-likelihood ratio
+    refitted with the profile's `TRUNCATED_VARIANTS` entry, started from the
+    fit (the edge far out, :meth:`~galkin.profiles.DecoderProfile.from_proxy`),
+    and the refit replaces it when the maps prefer it strongly: a log-likelihood ratio
     (:func:`likelihood_ratio`) above `EDGE_EVIDENCE` plus half the log of the
     number of independent pixels. The replaced fit is recorded in
     ``output.fallback`` (``"reason": "truncated"``), and ``outputs`` and
