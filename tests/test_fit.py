@@ -380,3 +380,31 @@ def test_a_sharp_edged_disc_is_fitted_with_the_truncated_exponential():
     assert abs(edged.inclination.to_value(u.deg) - truth) < 0.5
     assert edged.intensity.name == "truncated_exponential"
     assert edged.value("r_trunc").to_value(u.arcsec) < 30  # moved in from the start
+
+
+def test_a_failed_refit_with_an_edge_keeps_the_first_fit(monkeypatch):
+    """The refit only tries to improve a fit that stands on its own: if it fails,
+    the exponential fit is returned, with a warning that says so."""
+    import galkin.refine.proxy
+
+    cube = galkin.simulate_cube(
+        inclination=72 * u.deg,
+        position_angle=40 * u.deg,
+        v_max=180 * u.km / u.s,
+        r_turn=4 * u.arcsec,
+        r_scale=10 * u.arcsec,
+        outer_radius=22 * u.arcsec,
+        beam=3 * u.arcsec,
+        snr=30,
+        seed=5,
+    )
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("linalg.solve: the matrix is singular")
+
+    monkeypatch.setattr(galkin.refine.proxy, "refine_from_proxy", broken)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = galkin.fit(cube)
+    assert result.intensity.name == "exponential" and result.output.fallback is None
+    assert any("fits are returned" in str(w.message) for w in caught)

@@ -26,9 +26,11 @@ is skipped.
 """
 
 import dataclasses
+import warnings
 
 import numpy as np
 
+from ..exceptions import GalkinWarning
 from ..parameters import ParameterSpace
 from ..plugins import get_profile
 from .constants import CENTER_NAMES, HEIGHT_NAME
@@ -201,15 +203,21 @@ def refit_free_surface_density(targets, outputs, profiles, space, model_outputs=
     if not failed:
         return
     failed_targets = [targets[j] for j in failed]
-    if model_outputs is None:
-        proxies = [outputs[j] for j in failed]
-    else:
-        proxies = refine_outputs(
-            failed_targets, [model_outputs[j] for j in failed], space, pedestal=False
-        )
-    free = get_profile("rings", "intensity")()
-    new, configured = refine_from_proxy(failed_targets, proxies, space, free, space.velocity)
-    for j, output, pair in zip(failed, new, configured, strict=True):
+
+    def refit():
+        if model_outputs is None:
+            proxies = [outputs[j] for j in failed]
+        else:
+            proxies = refine_outputs(
+                failed_targets, [model_outputs[j] for j in failed], space, pedestal=False
+            )
+        free = get_profile("rings", "intensity")()
+        return refine_from_proxy(failed_targets, proxies, space, free, space.velocity)
+
+    done = _attempt("a free (rings) surface density", len(failed), space, refit)
+    if done is None:
+        return
+    for j, output, pair in zip(failed, *done, strict=True):
         record = {
             "reason": "profile_mismatch",
             "profile": space.intensity.name,
@@ -218,6 +226,22 @@ def refit_free_surface_density(targets, outputs, profiles, space, model_outputs=
         }
         outputs[j] = dataclasses.replace(output, fallback=record)
         profiles[j] = pair
+
+
+def _attempt(what, count, space, refit):
+    """``refit()``, or None with a warning where it fails (a `GalkinError`, or torch's
+    linear-algebra errors): a refit only tries to improve fits that stand on
+    their own, and those are then kept, so that no galaxy is lost to it."""
+    try:
+        return refit()
+    except (ValueError, RuntimeError) as exc:
+        warnings.warn(
+            f"the refit with {what} of {count} galaxies failed ({type(exc).__name__}: {exc}); "
+            f"their {space.intensity.name} fits are returned",
+            GalkinWarning,
+            stacklevel=3,
+        )
+        return None
 
 
 def refit_truncated_edge(targets, outputs, profiles, space):
@@ -251,14 +275,21 @@ def refit_truncated_edge(targets, outputs, profiles, space):
     if not candidates:
         return
     edged = get_profile(variant, "intensity")()
-    new, configured = refine_from_proxy(
-        [targets[j] for j in candidates],
-        [outputs[j] for j in candidates],
+    done = _attempt(
+        f"intensity={variant!r}",
+        len(candidates),
         space,
-        edged,
-        space.velocity,
+        lambda: refine_from_proxy(
+            [targets[j] for j in candidates],
+            [outputs[j] for j in candidates],
+            space,
+            edged,
+            space.velocity,
+        ),
     )
-    for j, output, pair in zip(candidates, new, configured, strict=True):
+    if done is None:
+        return
+    for j, output, pair in zip(candidates, *done, strict=True):
         old = outputs[j].refinement
         ratio, independent = likelihood_ratio(targets[j], old, output.refinement)
         if ratio <= EDGE_EVIDENCE + 0.5 * np.log(max(independent, 1.0)):
