@@ -28,7 +28,7 @@ from pathlib import Path
 from referee.cache import default_cache_dir, write_json
 from referee.conditions import SETS
 from referee.pipeline import Job, evaluate_all
-from referee.report import print_rows, print_summary, print_targets, summaries
+from referee.report import print_profiles, print_rows, print_summary, print_targets, summaries
 from referee.run_barolo import BAROLO_PARAMS
 from referee.run_galkin import parse_option
 
@@ -125,6 +125,7 @@ def main(argv=None):
         tools.append("3D-Barolo 3DFIT automatic")
     print_summary(stats, f"{cset.name}: {' | '.join(tools)}, {n} cubes")
     print_targets(stats, cset.targets)
+    print_profiles(records)
     for tool in ("galkin", "barolo"):
         failed = [r for r in records if r.get(tool) and not r[tool].get("ok")]
         for r in failed[:10]:

@@ -6,7 +6,15 @@ import numpy as np
 
 from .metrics import METRICS, UNITS, galaxy_metrics, summarise
 
-__all__ = ["TOOLS", "summaries", "print_summary", "print_targets", "print_rows", "TARGETS"]
+__all__ = [
+    "TOOLS",
+    "summaries",
+    "print_summary",
+    "print_targets",
+    "print_rows",
+    "print_profiles",
+    "TARGETS",
+]
 
 #: Result keys of the tools, in the order printed, with their labels.
 TOOLS = {"galkin": "galkin", "barolo": "3D-Barolo 3DFIT"}
@@ -173,3 +181,19 @@ def print_rows(records):
         cells += [_fmt(curve[tool].get("abs"), 7, 1) for tool in TOOLS]
         status = "; ".join(f"{tool} {_short(r.get(tool))}" for tool in TOOLS)
         print(" ".join(cells) + "  " + status)
+
+
+def print_profiles(records):
+    """How many of galkin's fits ended with each intensity profile, when they differ
+    (the default fit refits galaxies with a free ring surface density, or with a
+    sharp edge, where the maps ask for it: ``intensity_fallback``)."""
+    import collections
+
+    counts = collections.Counter(
+        (r["galkin"].get("table") or {}).get("intensity_profile")
+        for r in records
+        if r.get("galkin") and r["galkin"].get("ok")
+    )
+    if len(counts) > 1:
+        listed = ", ".join(f"{name} {n}" for name, n in counts.most_common())
+        print(f"galkin's intensity profiles: {listed} (refits: intensity_fallback)")
