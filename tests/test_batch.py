@@ -302,9 +302,9 @@ def test_on_a_gpu_machine_the_default_device_fits_in_the_calling_process(monkeyp
     forked from a process that may have used CUDA, cannot, so they only prepare."""
     import torch
 
-    from galkin.batch import _model_device
+    from galkin.model import resolve_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert _model_device({}) == "cuda" and _model_device({"device": "cpu"}) == "cpu"
+    assert resolve_device(None) == "cuda" and resolve_device("cpu") == "cpu"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert _model_device({}) == "cpu" and _model_device({"device": "cuda:1"}) == "cuda:1"
+    assert resolve_device(None) == "cpu" and resolve_device("cuda:1") == "cuda:1"

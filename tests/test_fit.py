@@ -344,13 +344,10 @@ def test_noiseless_cube_file_fits(tmp_path):
     assert result.v_max.to_value(u.km / u.s) == pytest.approx(truth["v_max"], rel=0.1)
 
 
-def test_a_sharp_edged_disc_is_fitted_with_the_truncated_exponential():
-    """An exponential read a disc that ends at 2.2 scale lengths 5 deg too edge-on and
-    flagged it ``truncated``; the truncated exponential fits its edge, asked for or,
-    by default, as the refit the maps prefer (and the warning says so)."""
-    truth = 72.0
-    cube = galkin.simulate_cube(
-        inclination=truth * u.deg,
+def sharp_edged_disc(inclination):
+    """An exponential disc (r_scale 10") that ends at 2.2 scale lengths."""
+    return galkin.simulate_cube(
+        inclination=inclination * u.deg,
         position_angle=40 * u.deg,
         v_max=180 * u.km / u.s,
         r_turn=4 * u.arcsec,
@@ -360,6 +357,14 @@ def test_a_sharp_edged_disc_is_fitted_with_the_truncated_exponential():
         snr=30,
         seed=5,
     )
+
+
+def test_a_sharp_edged_disc_is_fitted_with_the_truncated_exponential():
+    """An exponential read a disc that ends at 2.2 scale lengths 5 deg too edge-on and
+    flagged it ``truncated``; the truncated exponential fits its edge, asked for or,
+    by default, as the refit the maps prefer (and the warning says so)."""
+    truth = 72.0
+    cube = sharp_edged_disc(truth)
     with pytest.warns(FitQualityWarning, match="truncated_exponential"):
         plain = galkin.fit(cube, intensity_fallback=False)
     assert plain.flags()["truncated"] and plain.output.fallback is None
@@ -387,17 +392,7 @@ def test_a_failed_refit_with_an_edge_keeps_the_first_fit(monkeypatch):
     the exponential fit is returned, with a warning that says so."""
     import galkin.refine.proxy
 
-    cube = galkin.simulate_cube(
-        inclination=72 * u.deg,
-        position_angle=40 * u.deg,
-        v_max=180 * u.km / u.s,
-        r_turn=4 * u.arcsec,
-        r_scale=10 * u.arcsec,
-        outer_radius=22 * u.arcsec,
-        beam=3 * u.arcsec,
-        snr=30,
-        seed=5,
-    )
+    cube = sharp_edged_disc(72.0)
 
     def broken(*args, **kwargs):
         raise RuntimeError("linalg.solve: the matrix is singular")

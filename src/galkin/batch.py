@@ -31,6 +31,7 @@ from pathlib import Path
 
 from .checkpoint import Checkpoint, decode_row, encode_row
 from .exceptions import GalkinError, GalkinWarning
+from .model import resolve_device
 from .survey_table import curve_table, failure_row, result_row, survey_table
 
 __all__ = ["fit_many", "DEFAULT_BATCH_SIZE"]
@@ -142,20 +143,6 @@ def _rows(outcomes, names, model_options):
     return sorted(rows, key=lambda pair: pair[0])
 
 
-def _model_device(model_options):
-    """The device the model will run on: ``device=``, else CUDA when available (as `galkin.fit`).
-
-    A worker forked from a process that has used CUDA cannot use it, so with
-    the default device on a GPU machine the workers must only prepare.
-    """
-    device = model_options.get("device")
-    if device is None:
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
-
-
 def _in_pool(items, names, todo, prepare_options, model_options, batch_size, workers):
     """Prepare -- and on the CPU fit -- in a process pool, keeping every worker busy.
 
@@ -169,7 +156,9 @@ def _in_pool(items, names, todo, prepare_options, model_options, batch_size, wor
     been holding are taken again one at a time, so that the one that kills its
     process is found, reported failed, and the others are fitted.
     """
-    fit_here = _model_device(model_options) != "cpu"
+    # a worker forked from a process that has used CUDA cannot use it: with the
+    # model on a GPU (the default where there is one) the workers only prepare
+    fit_here = resolve_device(model_options.get("device")) != "cpu"
     size = 1 if fit_here else batch_size
     window = max(batch_size, 4 * workers) if fit_here else 2 * workers
     attempts = collections.Counter()

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
-__all__ = ["KinematicModel", "ModelOutput"]
+__all__ = ["KinematicModel", "ModelOutput", "resolve_device"]
 
 
 @dataclass
@@ -61,6 +61,16 @@ class ModelOutput:
     error_samples: dict | None = None
     refinement: object = None
     fallback: dict | None = None
+
+
+def resolve_device(device=None):
+    """The torch device a model runs on: ``device``, else CUDA where there is one, else
+    the CPU (the default of ``device=`` in `galkin.fit` and `galkin.fit_many`)."""
+    if device is None:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device)
 
 
 class KinematicModel(abc.ABC):

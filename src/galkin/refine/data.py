@@ -365,7 +365,7 @@ def _normal_equations(batch, raw, derivatives, weights, scale, steps):
     r0, r1, amp, _, ped = _solve_nuisance(batch, model, raw[1], w0, w1, galaxy)
     flat = lambda x: x.flatten(-2)  # noqa: E731
 
-    def sums(w, q, x):  # (B, P): sum of w q_p x over the pixels
+    def sums(w, q, x=1.0):  # (B, P): sum of w q_p x over the pixels
         return (flat(q) @ flat(w * x)[..., None])[..., 0]
 
     def gram(w, q):  # (B, P, P): sum of w q_p q_q over the pixels
@@ -376,33 +376,34 @@ def _normal_equations(batch, raw, derivatives, weights, scale, steps):
         return (w if x is None else w * x).sum((-2, -1))
 
     # moment 0: column e_p = a d0_p + m da_p + dc_p
-    sw = total(w0).clamp_min(1e-30)
+    sw, mm = total(w0).clamp_min(1e-30), total(w0, model**2)
     dm = sums(w0, d0, model)  # sum w m d0_p
     dd = sums(w0, d0, batch.d0)  # sum w d d0_p
-    d1s = sums(w0, d0, torch.ones_like(model))  # sum w d0_p
+    dw = sums(w0, d0)  # sum w d0_p
     if batch.pedestal:
         _, _, (_, m1, data, md, det) = _amplitude_and_pedestal(batch.d0, model, w0, True)
         one = 1.0 + PEDESTAL_RIDGE
-        dm1, dm2, dmd = d1s / sw[:, None], 2.0 * dm / sw[:, None], dd / sw[:, None]
+        dm1, dm2, dmd = dw / sw[:, None], 2.0 * dm / sw[:, None], dd / sw[:, None]
         ddet = dm2 * one - 2.0 * m1[:, None] * dm1
         damp = (dmd * one - dm1 * data[:, None] - amp[:, None] * ddet) / det[:, None]
         dped = dm2 * data[:, None] - dm1 * md[:, None] - m1[:, None] * dmd - ped[:, None] * ddet
         dped = dped / det[:, None]
     else:
-        m2 = total(w0, model**2).clamp_min(1e-30)
-        damp = (dd - 2.0 * amp[:, None] * dm) / m2[:, None]
+        damp = (dd - 2.0 * amp[:, None] * dm) / mm.clamp_min(1e-30)[:, None]
         dped = torch.zeros_like(damp)
-    a, mm, m = amp[:, None, None], total(w0, model**2)[:, None, None], total(w0, model)
+    a, m = amp[:, None, None], total(w0, model)
     outer = lambda x, y: x[:, :, None] * y[:, None, :]  # noqa: E731
-    cross = a * (outer(dm, damp) + outer(d1s, dped))
-    jtj0 = a**2 * gram(w0, d0) + cross + cross.transpose(1, 2) + mm * outer(damp, damp)
+    cross = a * (outer(dm, damp) + outer(dw, dped))
+    jtj0 = (
+        a**2 * gram(w0, d0) + cross + cross.transpose(1, 2) + mm[:, None, None] * outer(damp, damp)
+    )
     mixed = m[:, None, None] * outer(damp, dped)
     jtj0 = jtj0 + mixed + mixed.transpose(1, 2) + sw[:, None, None] * outer(dped, dped)
     g0 = amp[:, None] * sums(w0, d0, r0) + damp * total(w0, r0 * model)[:, None]
     g0 = g0 + dped * total(w0, r0)[:, None]
     # moment 1: column d1_p - <d1_p>, the offset following the model
     sw1 = total(w1).clamp_min(1e-30)
-    mean1 = sums(w1, d1, torch.ones_like(r1)) / sw1[:, None]
+    mean1 = sums(w1, d1) / sw1[:, None]
     jtj1 = gram(w1, d1) - sw1[:, None, None] * outer(mean1, mean1)
     g1 = sums(w1, d1, r1) - mean1 * total(w1, r1)[:, None]
     s2 = scale**2

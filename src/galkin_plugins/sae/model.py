@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from galkin.exceptions import GalkinError, ModelWeightsError
-from galkin.model import KinematicModel, ModelOutput
+from galkin.model import KinematicModel, ModelOutput, resolve_device
 
 from .network import SAENetwork
 from .pretrained import blind_network, calibrated_arrays
@@ -20,12 +20,6 @@ SOLO_CONFIG = TrainingConfig(
 )
 #: Combined mode: the target plus other galaxies, survey batch size (thesis Ch. 4).
 COMBINED_CONFIG = TrainingConfig(epochs=300, batch_size=16, lr=1e-4, decay=0.975, decay_every=2)
-
-
-def _device(device):
-    if device is None:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
 
 
 class SAE(KinematicModel):
@@ -49,7 +43,7 @@ class SAE(KinematicModel):
     def __init__(self, intensity, velocity, *, device=None, dropout=0.1, scale_height=1 / 64):
         self.intensity = intensity
         self.velocity = velocity
-        self.device = _device(device)
+        self.device = resolve_device(device)
         self.dropout = dropout
         self.scale_height = scale_height
         self.network = None
