@@ -30,6 +30,7 @@ from galkin.io.cube import (
 # filterwarnings=error would turn into a collection error; galkin.io.cube imports it with that
 # one warning silenced, so the test takes the classes from there.
 from galkin.io.fitscube import maps_from_fits
+from galkin.io.noise import correlation_area
 
 KMS = u.km / u.s
 C_KMS = 299792.458
@@ -210,6 +211,40 @@ def test_noise_is_measured_in_line_free_channels(beam):
     # the per-channel noise the mask used, also right in the channels of the bright line
     rms = maps.meta["channel_rms"].to_value(u.Jy / u.beam)
     assert np.median(rms) == pytest.approx(0.08, rel=0.1) and np.allclose(rms, 0.08, rtol=0.3)
+
+
+@pytest.mark.parametrize("beam", [True, False])
+def test_noise_correlation_area_is_measured_in_both_readers(beam, tmp_path):
+    """White noise: one pixel; noise smoothed by the beam: ``4 pi sigma^2``."""
+    data = disc(noise=0.05, beam=beam, seed=5)["data"]
+    fast, reference = both_readers(data, header(beam=beam), tmp_path / "c.fits", mask="clip")
+    s = BEAM_PX / np.sqrt(8 * np.log(2))
+    expected = (4 * np.pi * s**2 if beam else 1.0) * PIX**2 * u.arcsec**2
+    for maps in (fast, reference):
+        area = maps.meta["noise_correlation_area"]
+        # the sum stops where the correlation falls below 2%: a few per cent low
+        assert area.unit == u.arcsec**2 and 0.88 < float(area / expected) < 1.04
+
+
+def test_noise_correlation_area_leaves_the_emission_out():
+    rng = np.random.default_rng(2)
+    s = 2.0
+    noise = ndimage.gaussian_filter(rng.normal(size=(24, 96, 96)), (0, s, s), mode="wrap")
+    noise /= noise.std()
+    y, x = np.mgrid[:96, :96] - 47.5
+    blob = 20.0 * np.exp(-0.5 * np.hypot(x, y) ** 2 / 15.0**2)  # a bright, extended line
+    data = noise.copy()
+    data[8:16] += blob
+    mask = np.zeros(data.shape, bool)
+    mask[8:16] = blob > 0.5
+    truth = correlation_area(noise)
+    assert truth == pytest.approx(4 * np.pi * s**2, rel=0.1)
+    assert correlation_area(data, mask) == pytest.approx(truth, rel=0.05)
+    free = np.ones(24, bool)
+    free[8:16] = False
+    assert correlation_area(data, channels=free) == pytest.approx(truth, rel=0.1)
+    assert correlation_area(data) > 2 * truth  # the emission's own extent, unless left out
+    assert np.isnan(correlation_area(data[:1, :20, :20]))  # too few voxels to tell
 
 
 def test_noise_that_varies_between_channels():

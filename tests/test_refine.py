@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 from astropy import units as u
+from scipy import ndimage
+from spectral_cube import SpectralCube
 
 import galkin
 from galkin.parameters import ParameterSpace
@@ -154,6 +156,45 @@ def test_noisier_maps_give_larger_errors():
         p = prepare(galkin.maps_from_cube(cube))
         errors.append(refine([p], truth_start(p), SPACE)[0].error("v_max"))
     assert errors[1] > 1.5 * errors[0]
+
+
+def test_errors_match_the_scatter_under_beam_correlated_noise():
+    """Noise smoothed by the beam (a cube convolved to a coarser beam; the referee's
+    interferometer noise), over 16 realisations: the residuals' own correlation area
+    is biased low (the fit absorbs the noise's large scales), so the errors count one
+    measurement per correlation area of the noise as measured in the cube. Without
+    it the systemic velocity's pulls had an rms of 1.5 and PA's 1.2 on these cubes."""
+    clean = galkin.simulate_cube(**TRUTH, beam=4 * u.arcsec, seed=1, n_particles=100_000)
+    data = clean.unmasked_data[:].value
+    peaks = data.max(axis=(1, 2))
+    sigma = peaks[peaks > 0].mean() / 10  # S/N 10 (thesis Eq. 2.2)
+    beam_sigma = 4.0 / np.sqrt(8 * np.log(2))  # pixels of 1 arcsec
+    pulls = {"systemic_velocity": [], "position_angle": []}
+    for seed in range(16):
+        noise = ndimage.gaussian_filter(
+            np.random.default_rng(seed).standard_normal(data.shape),
+            (0, beam_sigma, beam_sigma),
+            mode="wrap",
+        )
+        cube = SpectralCube(
+            (data + sigma * noise / noise.std()) * clean.unit, wcs=clean.wcs, header=clean.header
+        )
+        with warnings.catch_warnings():  # some draws are flagged (an edge): not the point here
+            warnings.simplefilter("ignore", FitQualityWarning)
+            result = galkin.fit(cube, seed=0)
+        area = result.prepared.scales.noise_area
+        assert area == pytest.approx(
+            4 * np.pi * beam_sigma**2 / result.prepared.scales.field**2 * 64**2, rel=0.3
+        )
+        assert min(result.output.refinement.correlation) >= area
+        pulls["systemic_velocity"].append(
+            result.systemic_velocity.value / result.systemic_velocity_err.value
+        )
+        pa = angle_difference(result.position_angle.value, 230.0)
+        pulls["position_angle"].append(pa / result.position_angle_err.value)
+    for name, values in pulls.items():
+        # 16 draws measure the rms of unit pulls to about +-18%
+        assert 0.65 < np.sqrt(np.mean(np.square(values))) < 1.35, name
 
 
 def test_fit_refines_by_default_and_not_when_asked():

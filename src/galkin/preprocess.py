@@ -79,6 +79,11 @@ class Scales:
         Includes the anti-aliasing smoothing. None when the beam is unknown.
     sky_to_pixel : `numpy.ndarray`
         2x2 matrix turning (east, north) arcsec offsets into input-pixel offsets.
+    noise_area : float or None
+        Network pixels per independent noise value: the correlation area the
+        noise of the cube was measured to have (``maps.meta["noise_correlation_area"]``,
+        :func:`galkin.io.noise.correlation_area`) after the resampling's blur.
+        None when it was not measured (maps not made from a cube, noiseless cubes).
     """
 
     size: int
@@ -92,6 +97,7 @@ class Scales:
     position_angle_error: float
     beam: tuple | None
     sky_to_pixel: np.ndarray
+    noise_area: float | None = None
 
     def rotation(self):
         """2x2 matrix turning (east, north) offsets into (major, minor) network axes."""
@@ -246,6 +252,25 @@ def _beam_sigmas(maps, field, smoothing_arcsec, pa_deg):
     return (float(smaj), float(smin), float(angle))
 
 
+def _noise_area(maps, step, blur):
+    """Network pixels (``step`` arcsec) per independent noise value, or None.
+
+    The measured correlation area of the input's noise, blurred by the
+    resampling (``blur`` arcsec, a Gaussian sigma): for Gaussian correlations
+    the areas add, ``A + 4 pi blur^2``, except that white noise's one pixel is
+    replaced by the blur's own area (so one input pixel is taken off).
+    """
+    area = maps.meta.get("noise_correlation_area")
+    if area is None:
+        return None
+    area = u.Quantity(area, u.arcsec**2).to_value(u.arcsec**2)
+    if not np.isfinite(area):
+        return None
+    pixel = maps.pixel_scale.to_value(u.arcsec) ** 2
+    blurred = max(area, pixel) + 4.0 * np.pi * blur**2 - pixel
+    return float(max(blurred, pixel) / step**2)
+
+
 def prepare(
     maps,
     *,
@@ -382,6 +407,7 @@ def prepare(
         position_angle_error=pa_err,
         beam=_beam_sigmas(maps, field_arcsec, np.hypot(smoothing, interpolation), pa),
         sky_to_pixel=sky_to_pixel,
+        noise_area=_noise_area(maps, step, np.hypot(smoothing, interpolation)),
     )
     mask = good.astype(np.float32)
     errors = [

@@ -89,21 +89,29 @@ class FitResult:
         The decoder solves the systemic velocity in closed form, as the offset that
         zeroes the mean moment-1 residual; its error is the rms residual of the
         mean model (on the network grid, where it was fitted) divided by the square
-        root of the number of independent measurements: beams in the mask when
-        the beam is known (it includes the resampling's anti-aliasing), otherwise
-        the input map's valid pixels. The rms includes the model's mismatch, which
-        largely cancels in the mean, so the error is conservative: on 12 simulated
-        S/N 10 cubes (3" beam) every true systemic velocity lay within it.
+        root of the number of independent measurements: mask pixels per
+        correlation area. For a refined fit that is the area of its moment-1
+        residuals (`galkin.refine.Refinement.correlation`, never less than the
+        noise's own where it was measured in the cube); for a network-only fit
+        the beam's area (with the resampling's anti-aliasing) or the noise's,
+        whichever is larger, and without a beam the input map's valid pixels.
+        On the referee's KinMS cubes the refined rule covers the truth for 55%
+        (beam-correlated noise) to 85% of galaxies, where the beam-area rule
+        gave 40% to 98%.
         """
         prepared, scales = self.prepared, self.prepared.scales
         valid = prepared.mask > 0
         if not valid.any():
             return 0.0
         residual = (prepared.moment1 - self.output.moment1)[valid] * scales.velocity
-        if scales.beam is None:
+        ref = self.output.refinement
+        if ref is not None:
+            n = valid.sum() / max(ref.correlation[1], 1.0)
+        elif scales.beam is None:
             n = min(valid.sum(), prepared.maps.n_valid)
         else:  # Gaussian beam area 2 pi sigma_maj sigma_min, in network pixels
-            n = valid.sum() / max(2 * np.pi * scales.beam[0] * scales.beam[1] * scales.size**2, 1)
+            area = 2 * np.pi * scales.beam[0] * scales.beam[1] * scales.size**2
+            n = valid.sum() / max(area, scales.noise_area or 1.0, 1.0)
         return float(np.sqrt(np.mean(residual**2) / max(n, 1)))
 
     # ------------------------------------------------------------------ values

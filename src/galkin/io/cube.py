@@ -274,7 +274,7 @@ def maps_from_cube(
             stokes=stokes,
             channel_width=np.abs(np.diff(cube.spectral_axis)).mean().to(KM_S),
             n_channels=cube.shape[0],
-            **moments.with_unit(info, cube.unit),
+            **moments.with_unit(info, cube.unit, scale),
             beam_source=beam_source,
             convolved_to_common_beam=convolved,
         )

@@ -225,7 +225,7 @@ def maps_from_fits(
         stokes=None,
         channel_width=np.abs(np.diff(velocity)).mean() * KM_S,
         n_channels=cube.data.shape[0],
-        **moments.with_unit(info, cube.unit),
+        **moments.with_unit(info, cube.unit, scale),
         beam_source=beam_source,
         convolved_to_common_beam=False,
     )

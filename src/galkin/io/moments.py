@@ -167,8 +167,9 @@ def noise_and_mask(data, *, method="smooth", nsigma=4.0, noise_rms=None, kernel_
         Noise of each channel (for the moment errors); None for a noiseless cube.
     info : dict
         ``noise_rms``, ``noise_method``, ``mask_method``, ``mask_threshold`` and,
-        when measured, ``channel_rms`` and ``smooth_rms`` (unit of ``data``), for
-        the maps' ``meta``.
+        when measured, ``channel_rms`` and ``smooth_rms`` (unit of ``data``) and
+        ``noise_correlation_area`` (pixels, :func:`~galkin.io.noise.correlation_area`),
+        for the maps' ``meta``.
     """
     n_channel = noise.check_cube(data)[0]
     info = {"mask_method": method, "mask_threshold": None if method == "none" else nsigma}
@@ -194,27 +195,44 @@ def noise_and_mask(data, *, method="smooth", nsigma=4.0, noise_rms=None, kernel_
             f"1.4826*MAD of {int(line_free.sum())}/{line_free.size} line-free channels"
         )
     else:
-        rms = _given_noise(noise_rms)
+        rms, line_free = _given_noise(noise_rms), None
         info.update(noise_rms=rms, noise_method="given")
     measured = noise.channel_rms(data)
     channel = measured if noise_rms is None else np.full(n_channel, rms)
     info["channel_rms"] = channel
+    mask = _mask(data, method, nsigma, noise_rms, rms, measured, channel, kernel_px, info)
+    info["noise_correlation_area"] = _correlation_area(data, mask, line_free, channel)
+    return mask, channel, info
+
+
+def _correlation_area(data, mask, line_free, channel_rms):
+    """:func:`~galkin.io.noise.correlation_area` in the line-free channels (when there
+    are a few) outside the emission mask; NaN with neither to keep emission out."""
+    if line_free is not None and line_free.sum() < 4:
+        line_free = None
+    if mask is None and line_free is None:
+        return np.nan
+    return noise.correlation_area(data, mask, line_free, channel_rms)
+
+
+def _mask(data, method, nsigma, noise_rms, rms, measured, channel, kernel_px, info):
+    """The 3-D emission mask of :func:`noise_and_mask` (its ``smooth_rms`` into ``info``)."""
     if method == "none":
-        return None, channel, info
+        return None
     if method == "clip":
-        return masking.clip_mask(data, channel, nsigma=nsigma), channel, info
+        return masking.clip_mask(data, channel, nsigma=nsigma)
     smooth_rms = None
     if noise_rms is not None:  # the given level, through the smoothing's noise reduction
         with np.errstate(invalid="ignore", divide="ignore"):
             factor = np.where(measured > 0, rms / measured, np.nan)
         if not np.isfinite(factor).all():  # nothing to measure: assume white noise
-            smooth_rms = np.full(n_channel, rms * masking.smoothed_noise_factor(kernel_px))
+            smooth_rms = np.full(len(measured), rms * masking.smoothed_noise_factor(kernel_px))
     else:
         factor = 1.0
     mask, info["smooth_rms"] = masking.smooth_mask(
         data, fwhm_px=kernel_px, nsigma=nsigma, rms_factor=factor, rms=smooth_rms
     )
-    return mask, channel, info
+    return mask
 
 
 def noise_value(noise, unit):
@@ -227,12 +245,17 @@ def noise_value(noise, unit):
     return _given_noise(as_quantity(noise, "noise", unit, scalar=True).to_value(unit))
 
 
-def with_unit(info, unit):
-    """:func:`noise_and_mask`'s ``info`` with the brightness ``unit`` on its noise levels."""
-    return {
+def with_unit(info, unit, pixel):
+    """:func:`noise_and_mask`'s ``info`` with the brightness ``unit`` on its noise levels,
+    and the noise's correlation area in the sky's unit (``pixel``: a pixel's side, an
+    angle Quantity)."""
+    out = {
         key: value * unit if key in ("noise_rms", "channel_rms", "smooth_rms") else value
         for key, value in info.items()
     }
+    if "noise_correlation_area" in out:
+        out["noise_correlation_area"] = (out["noise_correlation_area"] * pixel**2).to(u.arcsec**2)
+    return out
 
 
 def _sums(weights, cube):

@@ -16,6 +16,13 @@ others (band edges, RFI, atmospheric lines), so :func:`channel_rms` measures
 each channel's own noise: the robust sigma of its negative voxels, which
 emission does not reach (as SoFiA does).  This assumes continuum-subtracted
 data (noise centred on zero).
+
+:func:`correlation_area` measures how far the noise is correlated across the
+sky: the sum of its spatial autocorrelation coefficient over lags, in pixels.
+White noise gives one pixel; an interferometer's noise is correlated over the
+beam (noise smoothed by a Gaussian of ``sigma`` pixels gives ``4 pi sigma^2``).
+The fit counts one independent measurement per such area, so errors on cubes
+with correlated noise are not too small.
 """
 
 import warnings
@@ -30,6 +37,7 @@ __all__ = [
     "estimate_rms",
     "channel_rms",
     "channel_blocks",
+    "correlation_area",
     "BLOCK_VOXELS",
     "MAD_TO_SIGMA",
 ]
@@ -43,6 +51,17 @@ MAX_SAMPLES_PER_CHANNEL = 50_000
 #: Voxels the robust sigma of :func:`estimate_rms` is computed from (its precision is
 #: ``sqrt(1.36 / n)``: 0.3%).
 MAX_SIGMA_SAMPLES = 2**17
+#: Channels (evenly spaced) the noise's spatial correlation is measured in.
+CORRELATION_CHANNELS = 32
+#: Largest lag (pixels) of the measured correlation, and the largest window
+#: (pixels per side, centred) of a channel it is measured in.
+CORRELATION_MAX_LAG = 32
+CORRELATION_WINDOW = 256
+#: The correlation is summed over lags out to where its ring mean falls below this
+#: (for a Gaussian correlation, the fraction of the area left out).
+CORRELATION_FLOOR = 0.02
+#: Fewest noise voxels the correlation is measured from.
+CORRELATION_MIN_VOXELS = 1000
 
 
 def _median(values):
@@ -248,3 +267,95 @@ def channel_rms(data):
     array([1., 2., 1.])
     """
     return per_channel_rms(sample_channels(channel_blocks(data)))
+
+
+def _window(n, size):
+    """Slice of a centred window of at most ``size`` of ``n`` pixels."""
+    start = max(0, (n - size) // 2)
+    return slice(start, min(n, start + size))
+
+
+def correlation_area(data, mask=None, channels=None, rms=None):
+    """Spatial correlation area of the cube's noise, in pixels.
+
+    The autocorrelation of the noise -- each channel's voxels outside the emission
+    ``mask``, divided by the channel's ``rms`` -- over pixel pairs at each lag,
+    normalised to one at zero lag, averaged in rings of integer lag, and summed over
+    the pixels of every ring out to the last one whose mean is above
+    `CORRELATION_FLOOR` and below the previous ring's (so negative side lobes and
+    faint emission wings beyond it do not count). Measured in up to
+    `CORRELATION_CHANNELS` evenly spaced channels (of ``channels`` when given: the
+    line-free ones), in a centred window of at most `CORRELATION_WINDOW` pixels
+    per side. For noise smoothed by a Gaussian beam it is about 5% below
+    ``4 pi sigma^2`` (the tail beyond the floor and the removed mean).
+
+    Parameters
+    ----------
+    data : array-like, shape ``(n_channel, ny, nx)``
+        NaN marks blanks.
+    mask : array-like of bool, same shape, optional
+        Emission, left out.
+    channels : array-like of bool, shape ``(n_channel,)``, optional
+        The channels to use (default all).
+    rms : array-like, shape ``(n_channel,)``, optional
+        Each channel's noise (default its robust sigma).
+
+    Returns
+    -------
+    float
+        At least 1; NaN when fewer than `CORRELATION_MIN_VOXELS` noise voxels
+        are available.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.ndimage import gaussian_filter
+    >>> rng = np.random.default_rng(0)
+    >>> white = rng.normal(0.0, 1.0, (16, 128, 128))
+    >>> round(correlation_area(white), 1)
+    1.0
+    >>> smooth = gaussian_filter(white, (0, 2.0, 2.0), mode="wrap")
+    >>> round(correlation_area(smooth) / (4 * np.pi * 2.0**2), 1)  # the lags left out
+    0.9
+    """
+    n_channel, ny, nx = check_cube(data)
+    pick = np.arange(n_channel) if channels is None else np.flatnonzero(channels)
+    if pick.size > CORRELATION_CHANNELS:
+        pick = pick[np.linspace(0, pick.size - 1, CORRELATION_CHANNELS).round().astype(int)]
+    rows, cols = _window(ny, CORRELATION_WINDOW), _window(nx, CORRELATION_WINDOW)
+    h, w = rows.stop - rows.start, cols.stop - cols.start
+    lag = min(CORRELATION_MAX_LAG, h - 1, w - 1)
+    shape = (h + lag, w + lag)  # zero padding: no wrap-around out to ``lag``
+    corr = np.zeros(shape)
+    pairs = np.zeros(shape)
+    voxels = 0
+    for c in pick:
+        plane = np.asarray(data[c], dtype=float)[rows, cols]
+        good = np.isfinite(plane)
+        if mask is not None:
+            good &= ~np.asarray(mask[c], dtype=bool)[rows, cols]
+        if good.sum() < 2:
+            continue
+        values = plane[good]
+        sigma = rms[c] if rms is not None and np.isfinite(rms[c]) else robust_sigma(values)
+        if not sigma > 0:
+            continue
+        x = np.where(good, (plane - values.mean()) / sigma, 0.0)
+        corr += np.fft.irfft2(np.abs(np.fft.rfft2(x, s=shape)) ** 2, s=shape)
+        pairs += np.fft.irfft2(np.abs(np.fft.rfft2(good.astype(float), s=shape)) ** 2, s=shape)
+        voxels += int(good.sum())
+    if voxels < CORRELATION_MIN_VOXELS:
+        return np.nan
+    lag_y = np.fft.fftfreq(shape[0], 1.0 / shape[0])[:, None]
+    lag_x = np.fft.fftfreq(shape[1], 1.0 / shape[1])[None, :]
+    ring = np.rint(np.hypot(lag_y, lag_x)).astype(int)
+    usable = (ring <= lag) & (pairs > 0.5 + 0.1 * pairs[0, 0] / max(len(pick), 1))
+    rho = np.where(usable, corr / np.maximum(pairs, 1.0), 0.0)
+    rho = rho / rho[0, 0]
+    total = np.bincount(ring[usable], rho[usable], minlength=lag + 1)[: lag + 1]
+    count = np.bincount(ring[usable], minlength=lag + 1)[: lag + 1]
+    mean = total / np.maximum(count, 1)
+    stop = 1
+    while stop <= lag and count[stop] > 0 and CORRELATION_FLOOR < mean[stop] <= mean[stop - 1]:
+        stop += 1
+    return float(max(total[:stop].sum(), 1.0))

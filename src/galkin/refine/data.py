@@ -66,6 +66,8 @@ class _Batch:
         self.e0 = torch.zeros_like(self.d0)
         self.e1 = torch.zeros_like(self.d1)
         self.beam_area = torch.tensor([_beam_area(p) for p in prepared], dtype=dtype)
+        # the noise's own correlation area, where the cube's noise was measured
+        self.noise_area = torch.tensor([p.scales.noise_area or 1.0 for p in prepared], dtype=dtype)
         beams = [p.scales.beam for p in prepared]
         self.beams = None
         if any(b is not None for b in beams):
@@ -87,7 +89,8 @@ class _Batch:
         """The batch restricted to galaxies ``idx`` (same decoder and grid)."""
         sub = object.__new__(_Batch)
         sub.__dict__.update(self.__dict__)
-        for key in ("d0", "d1", "mask", "e0", "e1", "measured0", "measured1", "beam_area"):
+        keys = ("d0", "d1", "mask", "e0", "e1", "measured0", "measured1", "beam_area", "noise_area")
+        for key in keys:
             setattr(sub, key, getattr(self, key)[idx])
         sub.beams = None if self.beams is None else self.beams[idx]
         return sub

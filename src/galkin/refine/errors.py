@@ -20,7 +20,9 @@ def _correlation_area(batch, model0, model1, weights):
     The autocorrelation of the weighted residuals over the mask, normalised by
     the number of pixel pairs at each lag, summed over rings of lag up to
     `_MAX_LAG` for as long as its ring mean stays positive and decreasing; never
-    less than the beam's area.
+    less than the correlation area of the noise where it was measured in the
+    cube (``batch.noise_area``; the residuals' own estimate is biased low, as the
+    fit absorbs part of the noise's large-scale power), nor than one pixel.
     """
     galaxy = torch.arange(len(batch))
     w0, w1 = weights
@@ -52,7 +54,7 @@ def _correlation_area(batch, model0, model1, weights):
                 (mean[j, 1:] > 0) & (mean[j, 1:] <= mean[j, :-1]) & (counts[j, 1:] > 0).numpy()
             )
             stop = 1 + (int(np.argmin(falling)) if not falling.all() else len(falling))
-            area.append(max(float(total[j, :stop].sum()), 1.0))
+            area.append(max(float(total[j, :stop].sum()), float(batch.noise_area[j]), 1.0))
         areas.append(torch.tensor(area, dtype=r.dtype))
     return areas
 
