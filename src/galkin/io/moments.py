@@ -336,8 +336,10 @@ def moment_errors(mask, velocity, widths, channel_rms, moment0, moment1):
 
     ``var M0 = sum_c m_c (rms_c dv_c)^2`` and
     ``var M1 = sum_c m_c (v_c - M1)^2 (rms_c dv_c)^2 / M0^2``, with ``m_c`` the
-    mask.  Neighbouring pixels are correlated within a beam; the mask's own
-    dependence on the noise is not included.
+    mask; where the mask keeps a single channel (whose first-order M1 error is
+    zero) the channel's quantisation, ``dv_c / sqrt(12)``.  Neighbouring pixels
+    are correlated within a beam; the mask's own dependence on the noise is not
+    included.
 
     Parameters
     ----------
@@ -362,4 +364,11 @@ def moment_errors(mask, velocity, widths, channel_rms, moment0, moment1):
     offset = np.asarray(moment1, dtype=float) - v0
     with np.errstate(invalid="ignore", divide="ignore"):
         var1 = np.maximum(s2 - 2 * offset * s1 + offset**2 * s0, 0.0) / np.asarray(moment0) ** 2
+    # One channel in the mask: the first-order error is zero (M1 is that channel's
+    # velocity whatever its noise), but the line centre is only known to within
+    # the channel: a uniform spread of width dv, sigma dv / sqrt(12).
+    count, widths2 = _sums(
+        np.stack([np.ones_like(variance), np.asarray(widths) ** 2]), mask.astype(float)
+    )
+    var1 = np.where(count == 1, np.maximum(var1, widths2 / 12.0), var1)
     return np.sqrt(s0), np.sqrt(var1)
