@@ -152,13 +152,22 @@ def test_edge_set_cuts_the_gas_at_its_edge():
     assert density_extent(plain) == 60.0 and surface_density(plain, 60.0) < 1e-5
 
 
-# ----------------------------------------------------------------------------- KinMS
+# ------------------------------------------------------- KinMS and GALMOD conventions
 
 
-def _spec(**changes):
+@pytest.fixture(params=["kinms", "galmod"])
+def simulator(request):
+    """Each forward model the referee can make cubes with (skipped when not installed)."""
+    pytest.importorskip({"kinms": "kinms", "galmod": "pyBBarolo"}[request.param])
+    return request.param
+
+
+def _spec(simulator="kinms", **changes):
     spec = draw_galaxy(SETS["thin"], 0, 1)
     spec.update(n_particles=300_000, snr=None, dispersion_kms=5.0)
     spec.update(changes)
+    if simulator != "kinms":
+        spec["simulator"] = simulator
     return spec
 
 
@@ -188,11 +197,10 @@ def _sky_offsets(header, truth):
 
 
 @pytest.mark.parametrize("pa", [30.0, 200.0, 300.0])
-def test_kinms_position_angle_is_east_of_north_to_the_receding_side(pa):
-    pytest.importorskip("kinms")
+def test_simulator_position_angle_is_east_of_north_to_the_receding_side(pa, simulator):
     from referee.cubes import make_cube
 
-    data, header, truth = make_cube(_spec(position_angle_deg=pa))
+    data, header, truth = make_cube(_spec(simulator, position_angle_deg=pa))
     assert header["CDELT1"] < 0 and header["CTYPE3"] == "VRAD" and header["CUNIT3"] == "km/s"
     m0, m1, _ = _moments(data, header)
     east, north = _sky_offsets(header, truth)
@@ -203,11 +211,12 @@ def test_kinms_position_angle_is_east_of_north_to_the_receding_side(pa):
     assert abs(angle_difference(measured, pa)) < 2.0
 
 
-def test_kinms_centre_systemic_velocity_and_wcs_agree_with_the_truth():
-    pytest.importorskip("kinms")
+def test_simulator_centre_systemic_velocity_and_wcs_agree_with_the_truth(simulator):
     from referee.cubes import make_cube
 
-    spec = _spec(density_profile={"kind": "exponential", "r_scale": 4.0}, channel_phase=0.37)
+    spec = _spec(
+        simulator, density_profile={"kind": "exponential", "r_scale": 4.0}, channel_phase=0.37
+    )
     data, header, truth = make_cube(spec)
     m0 = data.sum(axis=0)
     y, x = np.mgrid[: m0.shape[0], : m0.shape[1]]
@@ -226,13 +235,14 @@ def test_kinms_centre_systemic_velocity_and_wcs_agree_with_the_truth():
 
 
 @pytest.mark.parametrize("inclination", [30.0, 60.0])
-def test_kinms_projects_the_rotation_by_sin_i(inclination):
-    pytest.importorskip("kinms")
+def test_simulator_projects_the_rotation_by_sin_i(inclination, simulator):
     from referee.cubes import make_cube
     from referee.profiles import rotation_velocity
 
     velocity = {"kind": "arctan", "v_max": 200.0, "r_turn": 1.0}
-    spec = _spec(inclination_deg=inclination, position_angle_deg=0.0, velocity_profile=velocity)
+    spec = _spec(
+        simulator, inclination_deg=inclination, position_angle_deg=0.0, velocity_profile=velocity
+    )
     data, header, truth = make_cube(spec)
     _, m1, _ = _moments(data, header)
     cx, cy = truth["center_px"]
@@ -242,11 +252,11 @@ def test_kinms_projects_the_rotation_by_sin_i(inclination):
     assert v_los - truth["systemic_velocity_kms"] == pytest.approx(expected, rel=0.04)
 
 
-def test_kinms_disc_thickness_is_an_exponential_scale_height():
-    pytest.importorskip("kinms")
+def test_simulator_disc_thickness_is_an_exponential_scale_height(simulator):
     from referee.cubes import make_cube
 
     spec = _spec(
+        simulator,
         inclination_deg=90.0,
         position_angle_deg=90.0,
         scale_height_arcsec=3.0,
@@ -260,7 +270,7 @@ def test_kinms_disc_thickness_is_an_exponential_scale_height():
 
 
 @pytest.mark.parametrize("edge", [None, 40.0])
-def test_kinms_gas_reaches_the_field_unless_the_disc_has_an_edge(edge):
+def test_simulator_gas_reaches_the_field_unless_the_disc_has_an_edge(edge, simulator):
     """Near edge-on, the minor axis sees radii far beyond the field's corner.
 
     A thin exponential disc at i = 80 deg: along the minor axis the sky intensity
@@ -268,11 +278,11 @@ def test_kinms_gas_reaches_the_field_unless_the_disc_has_an_edge(edge):
     64" field (generator version 1 cut the gas at 54"). With ``r_edge`` the gas
     stops there.
     """
-    pytest.importorskip("kinms")
     from referee.cubes import make_cube
 
     density = {"kind": "exponential", "r_scale": 20.0} | ({"r_edge": edge} if edge else {})
     spec = _spec(
+        simulator,
         inclination_deg=80.0,
         position_angle_deg=0.0,  # major axis north: the minor axis is along x
         scale_height_arcsec=0.0,
@@ -300,14 +310,13 @@ def test_kinms_gas_reaches_the_field_unless_the_disc_has_an_edge(edge):
             assert observed < 0.05 * expected
 
 
-def test_galkin_reads_a_referee_cube_in_the_same_convention(tmp_path):
-    pytest.importorskip("kinms")
+def test_galkin_reads_a_referee_cube_in_the_same_convention(tmp_path, simulator):
     from astropy.io import fits
     from referee.cubes import make_cube
 
     import galkin
 
-    data, header, truth = make_cube(_spec(position_angle_deg=230.0, snr=20.0))
+    data, header, truth = make_cube(_spec(simulator, position_angle_deg=230.0, snr=20.0))
     path = tmp_path / "cube.fits"
     fits.PrimaryHDU(data, header).writeto(path)
     with warnings.catch_warnings():  # this test is about conventions, not the flags

@@ -21,11 +21,30 @@ checked by ``tests/test_referee.py``:
   are at integer offsets from there. The cube is returned as ``[x, y, v]``
   with x increasing to the west.
 
+A second, independent forward model: with ``spec["simulator"] == "galmod"`` the
+cube comes from 3D-Barolo's GALMOD (pyBBarolo; Di Teodoro & Fraternali 2015), a
+tilted-ring cloud model that shares no code with KinMS or galkin. Its
+conventions, checked by the same tests: ``xpos``/``ypos`` are 0-based pixels,
+``phi`` is east of north to the receding side (as KinMS's ``posAng``), ``inc`` 0
+face-on, ``vsys`` in the cube's spectral unit; ``ltype=3`` is an exponential
+vertical profile of scale height ``z0`` (arcsec), like KinMS's ``diskThick``.
+Rings are one pixel wide (GALMOD refuses narrower ones); each carries the true
+surface density and rotation speed at its radius; clouds are dense (a central
+surface density of 1000 clouds per ring's ``cdens``), so the cloud shot noise is
+small; GALMOD's own beam smoothing (the header's beam) and its default
+instrumental broadening of one channel FWHM are applied.
+
 The FITS file is written here, not by KinMS's ``save_fits`` (whose spectral
 reference pixel is half a channel off the cloudlets' binning, and which writes no
 OBJECT): RA---SIN/DEC--SIN with ``CDELT1 < 0``, a radio-velocity axis
 (``VRAD``, km/s), BMAJ/BMIN/BPA, BUNIT Jy/beam, OBJECT.
 """
+
+import contextlib
+import gc
+import os
+import sys
+import warnings
 
 import numpy as np
 from astropy.io import fits
@@ -193,12 +212,81 @@ def _header(spec, n_chan, kc):
         ("BUNIT", "Jy/beam"),
         ("BTYPE", "Intensity"),
         ("OBJECT", spec["name"]),
-        ("TELESCOP", "KinMS"),
+        ("TELESCOP", "GALMOD" if spec.get("simulator") == "galmod" else "KinMS"),
         ("ORIGIN", "galkin referee benchmark"),
     ]
     header = fits.Header(cards)
-    header["HISTORY"] = f"KinMS cube of referee set {spec['set']!r}, seed {spec['seed']}"
+    header["HISTORY"] = (
+        f"{header['TELESCOP']} cube of referee set {spec['set']!r}, seed {spec['seed']}"
+    )
     return header
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Send the C++ library's progress bars (written to file descriptors 1 and 2) to null."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, null):
+            os.close(fd)
+
+
+def _galmod_cube(spec, n_chan, kc):
+    """The noiseless cube ``(v, y, x)`` from 3D-Barolo's GALMOD, on a padded field, cropped."""
+    import tempfile
+    from pathlib import Path
+
+    from pyBBarolo import GalMod
+
+    ny, nx = spec["shape"]
+    cell, beam = spec["pixel_scale_arcsec"], spec["beam_fwhm_arcsec"]
+    pad = int(np.ceil(2.1 * beam / cell)) + 1  # the beam reaches in from outside the field
+    padded = dict(spec, shape=(ny + 2 * pad, nx + 2 * pad))
+    header = _header(padded, n_chan, kc)
+    # as for KinMS: out to where the gas is negligible, not to the field's corner
+    field = (max(nx, ny) / 2 + pad) * np.sqrt(2) * cell + 5.0
+    extent = max(field, density_extent(spec["density_profile"]))
+    radius = cell * (np.arange(int(np.ceil(extent / cell))) + 0.5)
+    density = surface_density(spec["density_profile"], radius)
+    cx, cy = spec["center_px"]
+    with tempfile.TemporaryDirectory() as tmp:
+        template = Path(tmp) / "template.fits"
+        fits.PrimaryHDU(np.zeros((n_chan, ny + 2 * pad, nx + 2 * pad), np.float32), header).writeto(
+            template
+        )
+        with _quiet():
+            model = GalMod(str(template))
+        model.init(
+            radii=radius,
+            xpos=cx + pad,
+            ypos=cy + pad,
+            vsys=spec["systemic_velocity_kms"],
+            vrot=rotation_velocity(spec["velocity_profile"], radius),
+            vdisp=spec["dispersion_kms"],
+            vrad=0.0,
+            z0=max(spec["scale_height_arcsec"], 1e-3 * cell),
+            inc=spec["inclination_deg"],
+            phi=spec["position_angle_deg"],
+            dens=1e3 * density / density.max(),
+        )
+        model.set_options(ltype=3, cmode=1, iseed=-1 - int(spec["kinms_seed"]), outfolder=tmp)
+        with _quiet():
+            model.compute(threads=1)
+            cube = np.asarray(model.smooth().data, dtype=float)
+        with warnings.catch_warnings():  # pyBBarolo leaves the template open
+            warnings.simplefilter("ignore", ResourceWarning)
+            del model
+            gc.collect()
+    return np.ascontiguousarray(cube[:, pad : pad + ny, pad : pad + nx])
 
 
 def make_cube(spec):
@@ -224,7 +312,13 @@ def make_cube(spec):
     from importlib.metadata import version
 
     n_chan, kc = _channels(spec)
-    clean = _kinms_cube(spec, n_chan)
+    simulator = spec.get("simulator", "kinms")
+    if simulator == "galmod":
+        clean = _galmod_cube(spec, n_chan, kc)
+    elif simulator == "kinms":
+        clean = _kinms_cube(spec, n_chan)
+    else:
+        raise ValueError(f"unknown simulator {simulator!r}; known: kinms, galmod")
     noise, sigma = _noise(spec, clean)
     header = _header(spec, n_chan, kc)
     radii, r_data = truth_radii(spec, clean, sigma)
@@ -241,7 +335,8 @@ def make_cube(spec):
         v_rot_kms=rotation_velocity(velocity, radii).tolist(),
         center_sky_deg=[float(ra), float(dec)],
         n_channels=n_chan,
-        kinms_version=version("kinms"),
+        simulator=simulator,
+        simulator_version=version("kinms" if simulator == "kinms" else "pyBBarolo"),
     )
     return (clean + noise).astype(np.float32), header, truth
 

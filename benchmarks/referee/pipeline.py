@@ -26,6 +26,7 @@ class Job:
     barolo: bool = True
     barolo_errors: bool = False
     noise: str = None  # "white" or "beam" overrides the set's noise kind
+    simulator: str = "kinms"  # or "galmod": 3D-Barolo's ring model makes the cube
 
 
 def evaluate(job):
@@ -41,6 +42,8 @@ def evaluate(job):
     spec = draw_galaxy(SETS[job.set_name], job.index, job.seed)
     if job.noise is not None:  # a different cube (and cache key); the same galaxy
         spec["noise"] = job.noise
+    if job.simulator != "kinms":  # the same galaxy from another forward model (own cache key)
+        spec["simulator"] = job.simulator
     path, truth = cube_for(spec, job.cache_dir)
     record = {"truth": truth, "path": str(path), "cube_s": time.perf_counter() - start}
     record["galkin"] = run_galkin(path, truth, job.galkin_options) if job.galkin else None
