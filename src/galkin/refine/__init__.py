@@ -13,7 +13,7 @@ Besides the profile parameters, the inclination and the position-angle offset,
 the refinement fits the disc's centre (``x0``, ``y0``: offsets along the
 network's major and minor axes) and its thickness (``log_scale_height``), which
 a thick disc's rounder isophotes would otherwise turn into a wrong inclination.
-The thickness has a broad prior (a factor e either way) about 0.12 of the disc's
+The thickness has a broad prior (a factor e^2 either way) about 0.12 of the disc's
 scale length (`HEIGHT_PER_SCALE_LENGTH`, from edge-on galaxies), so that where
 the maps do not constrain it a large disc is not assumed as thin as a small one.
 
