@@ -5,6 +5,7 @@ decoder; every assertion compares a refined parameter with the truth that made
 the cube.
 """
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -15,6 +16,8 @@ from scipy import ndimage
 from spectral_cube import SpectralCube
 
 import galkin
+from galkin.exceptions import GalkinWarning
+from galkin.fitting import fit_prepared
 from galkin.parameters import ParameterSpace
 from galkin.plugins import get_profile
 from galkin.position_angle import angle_difference
@@ -195,6 +198,29 @@ def test_errors_match_the_scatter_under_beam_correlated_noise():
     for name, values in pulls.items():
         # 16 draws measure the rms of unit pulls to about +-18%
         assert 0.65 < np.sqrt(np.mean(np.square(values))) < 1.35, name
+
+
+def test_a_position_angle_estimate_beyond_the_bound_is_restarted():
+    """An estimate 40 deg off (as the symmetry estimator gave on one referee cube):
+    the refinement reaches only +-15 deg, ends at the bound, and the restarts at the
+    refined angle recover the disc."""
+    cube = galkin.simulate_cube(**TRUTH, beam=3 * u.arcsec, snr=15, seed=8)
+    maps = galkin.maps_from_cube(cube)
+    wrong = prepare(maps, position_angle=270 * u.deg)  # truth 230
+    # as if estimated (a given angle is kept: its bound is the user's to widen)
+    wrong.scales = dataclasses.replace(wrong.scales, position_angle_error=5.0)
+    with pytest.warns(GalkinWarning, match="restarted at the refined angle"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FitQualityWarning)
+            (result,) = fit_prepared([wrong], seed=0)
+    assert result.output.refinement.at_bound == ()
+    assert abs(angle_difference(result.position_angle.to_value(u.deg), 230.0)) < 2.0
+    assert result.inclination.to_value(u.deg) == pytest.approx(55.0, abs=2.0)
+    given = prepare(maps, position_angle=270 * u.deg)  # given: kept, and flagged at the bound
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitQualityWarning)
+        (kept,) = fit_prepared([given], seed=0)
+    assert "pa_offset" in kept.output.refinement.at_bound and kept.to_table()["flag_at_bound"][0]
 
 
 def test_fit_refines_by_default_and_not_when_asked():

@@ -54,7 +54,7 @@ from scipy.ndimage import gaussian_filter, map_coordinates
 from .cache import GENERATOR_VERSION, atomic_path, content_hash, read_json, write_json
 from .profiles import density_extent, peak_velocity, rotation_velocity, surface_density
 
-__all__ = ["make_cube", "cube_for", "SKY_CENTER_DEG", "HI_REST_HZ"]
+__all__ = ["make_cube", "clean_cube", "cube_for", "SKY_CENTER_DEG", "HI_REST_HZ"]
 
 #: Sky position of the map centre (RA, Dec in deg, FK5 J2000).
 SKY_CENTER_DEG = (150.0, 2.0)
@@ -289,8 +289,8 @@ def _galmod_cube(spec, n_chan, kc):
     return np.ascontiguousarray(cube[:, pad : pad + ny, pad : pad + nx])
 
 
-def make_cube(spec):
-    """Simulate one galaxy.
+def clean_cube(spec):
+    """Simulate one galaxy, and keep its noiseless cube (for diagnostics).
 
     Parameters
     ----------
@@ -307,7 +307,9 @@ def make_cube(spec):
         or the peak of other curves within the half-field), ``v_sin_i_kms``,
         ``noise_rms`` (Jy/beam), ``r_data_arcsec``, ``radius_arcsec`` and
         ``v_rot_kms`` (the true curve at the comparison radii), the centre's
-        ``center_sky_deg``, ``n_channels`` and the KinMS version.
+        ``center_sky_deg``, ``n_channels`` and the simulator and its version.
+    clean : `numpy.ndarray`
+        The same cube without noise (float64).
     """
     from importlib.metadata import version
 
@@ -338,7 +340,12 @@ def make_cube(spec):
         simulator=simulator,
         simulator_version=version("kinms" if simulator == "kinms" else "pyBBarolo"),
     )
-    return (clean + noise).astype(np.float32), header, truth
+    return (clean + noise).astype(np.float32), header, truth, clean
+
+
+def make_cube(spec):
+    """Simulate one galaxy: ``(data, header, truth)`` of :func:`clean_cube`."""
+    return clean_cube(spec)[:3]
 
 
 def cube_for(spec, cache_dir):

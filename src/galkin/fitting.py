@@ -252,6 +252,7 @@ def fit_prepared(
         refit_free_surface_density,
         refit_truncated_edge,
     )
+    from .refine.restart import restart_at_pa_bound
     from .ring_start import ring_start_estimator
 
     intensity_profile = _profile(intensity, "intensity")
@@ -277,15 +278,19 @@ def fit_prepared(
     model_options = {k: v for k, v in dict(start=start, weights=weights).items() if v is not None}
     if refine and estimator is None and "maps" in inspect.signature(kin_model.fit).parameters:
         model_options["maps"] = False  # the refinement replaces the model's maps and loss
-    outputs = kin_model.fit(
-        targets,
-        mode=mode,
-        others=list(others),
-        mc_samples=mc_samples,
-        seed=seed,
-        config=config,
-        **model_options,
-    )
+
+    def run_model(prepared):
+        return kin_model.fit(
+            prepared,
+            mode=mode,
+            others=list(others),
+            mc_samples=mc_samples,
+            seed=seed,
+            config=config,
+            **model_options,
+        )
+
+    outputs = run_model(targets)
     if refine:
         from .parameters import ParameterSpace
         from .refine import refine_outputs
@@ -298,6 +303,13 @@ def fit_prepared(
             # set: curve 1.95% and 0.47 deg from it, 0.97% and 0.09 deg without)
             pedestal = False if intensity_profile is not fit_intensity else None
             outputs = refine_outputs(targets, outputs, space, pedestal=pedestal)
+
+            def fit_again(prepared):
+                first = run_model(prepared)
+                return first, refine_outputs(prepared, first, space, pedestal=pedestal)
+
+            model_outputs = list(model_outputs)
+            restart_at_pa_bound(targets, outputs, model_outputs, fit_again)
     profiles = [(fit_intensity, fit_velocity)] * len(targets)
     if proxied:
         outputs, profiles = refine_from_proxy(
