@@ -39,6 +39,11 @@ __all__ = [
     "channel_blocks",
     "correlation_area",
     "BLOCK_VOXELS",
+    "CORRELATION_CHANNELS",
+    "CORRELATION_MAX_LAG",
+    "CORRELATION_WINDOW",
+    "CORRELATION_FLOOR",
+    "CORRELATION_MIN_VOXELS",
     "MAD_TO_SIGMA",
 ]
 
@@ -293,8 +298,8 @@ def correlation_area(data, mask=None, channels=None, rms=None):
     ----------
     data : array-like, shape ``(n_channel, ny, nx)``
         NaN marks blanks.
-    mask : array-like of bool, same shape, optional
-        Emission, left out.
+    mask : array-like of bool, optional
+        The emission (shape of ``data``), left out.
     channels : array-like of bool, shape ``(n_channel,)``, optional
         The channels to use (default all).
     rms : array-like, shape ``(n_channel,)``, optional
