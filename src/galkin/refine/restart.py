@@ -44,7 +44,8 @@ def fitted_position_angle(target, output):
 
 def _reprepared(target, output):
     """``target``'s maps prepared again at the refined position angle (same centre,
-    systemic velocity, field and size). The estimator's error is kept, so a restart
+    systemic velocity, field and size; a ``clip_percentile`` of the first
+    preparation is not carried over). The estimator's error is kept, so a restart
     counts as an estimated position angle."""
     s = target.scales
     again = prepare(
