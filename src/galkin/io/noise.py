@@ -354,7 +354,8 @@ def correlation_area(data, mask=None, channels=None, rms=None):
     lag_y = np.fft.fftfreq(shape[0], 1.0 / shape[0])[:, None]
     lag_x = np.fft.fftfreq(shape[1], 1.0 / shape[1])[None, :]
     ring = np.rint(np.hypot(lag_y, lag_x)).astype(int)
-    usable = (ring <= lag) & (pairs > 0.5 + 0.1 * pairs[0, 0] / max(len(pick), 1))
+    # lags with at least a tenth of the zero lag's pixel pairs (fewer: too noisy)
+    usable = (ring <= lag) & (pairs > 0.1 * pairs[0, 0])
     rho = np.where(usable, corr / np.maximum(pairs, 1.0), 0.0)
     rho = rho / rho[0, 0]
     total = np.bincount(ring[usable], rho[usable], minlength=lag + 1)[: lag + 1]

@@ -36,7 +36,7 @@ def _at_pa_bound(target, output):
     return ref is not None and estimated and "pa_offset" in ref.at_bound
 
 
-def fitted_position_angle(target, output):
+def _fitted_position_angle(target, output):
     """The refined position angle (deg east of north), from the frame and its offset."""
     offset = np.degrees(output.refinement.value["pa_offset"])
     return float(np.mod(target.scales.position_angle + offset, 360.0))
@@ -53,7 +53,7 @@ def _reprepared(target, output):
         size=s.size,
         center=s.center,
         systemic_velocity=s.systemic_velocity * u.km / u.s,
-        position_angle=fitted_position_angle(target, output) * u.deg,
+        position_angle=_fitted_position_angle(target, output) * u.deg,
         field=s.field * u.arcsec,
     )
     again.scales = dataclasses.replace(again.scales, position_angle_error=s.position_angle_error)
