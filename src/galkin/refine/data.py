@@ -15,6 +15,8 @@ from .constants import (
     _CHUNK_EXACT,
     _RENDER_DTYPE,
     CENTER_NAMES,
+    CORE_BEAMS,
+    CORE_MIN_KEPT,
     HEIGHT_NAME,
     NU,
     PEDESTAL_RIDGE,
@@ -40,6 +42,25 @@ def _beam_area(prepared):
         area = 4.0 * np.pi * scales.beam[0] * scales.beam[1] * scales.size**2
     pixel = prepared.maps.pixel_scale.to_value("arcsec") / (scales.field / scales.size)
     return float(max(area, pixel**2, 1.0))
+
+
+def _outside_core(beams, shape, mask):
+    """``(B, H, W)``: 1 outside `CORE_BEAMS` beam FWHMs of the grid's centre.
+
+    ``beams``: ``(B, 3)`` beam sigmas (field units) and angle; the radius is the
+    geometric-mean FWHM. A galaxy that would keep less than `CORE_MIN_KEPT` of
+    its ``mask`` keeps every pixel.
+    """
+    h, w = shape
+    yy, xx = torch.meshgrid(
+        torch.arange(h, dtype=mask.dtype), torch.arange(w, dtype=mask.dtype), indexing="ij"
+    )
+    radius = torch.hypot(xx - (w - 1) / 2.0, yy - (h - 1) / 2.0)  # network pixels
+    fwhm = np.sqrt(8.0 * np.log(2.0)) * torch.sqrt(beams[:, 0] * beams[:, 1]) * h
+    outside = (radius > CORE_BEAMS * fwhm[:, None, None]).to(mask.dtype)
+    dims = (-2, -1)
+    kept = (mask * outside).sum(dims) / mask.sum(dims).clamp_min(1.0)
+    return torch.where((kept >= CORE_MIN_KEPT)[:, None, None], outside, torch.ones_like(outside))
 
 
 class _Batch:
@@ -76,6 +97,10 @@ class _Batch:
             )
         size = prepared[0].moment0.shape[0]
         self.shape = tuple(prepared[0].moment0.shape)
+        # moment 0 leaves out the centre of a parametric profile (`CORE_BEAMS`)
+        self.mask0 = self.mask
+        if decoder.intensity.proxy is None and self.beams is not None:
+            self.mask0 = self.mask * _outside_core(self.beams, self.shape, self.mask)
         c = (size - 1) / 2.0
         self.origin = torch.tensor([-c / size, -c / size], dtype=dtype)
         self.steps = torch.eye(2, dtype=dtype) / size
@@ -89,7 +114,8 @@ class _Batch:
         """The batch restricted to galaxies ``idx`` (same decoder and grid)."""
         sub = object.__new__(_Batch)
         sub.__dict__.update(self.__dict__)
-        keys = ("d0", "d1", "mask", "e0", "e1", "measured0", "measured1", "beam_area", "noise_area")
+        keys = ("d0", "d1", "mask", "mask0", "e0", "e1", "measured0", "measured1")
+        keys += ("beam_area", "noise_area")
         for key in keys:
             setattr(sub, key, getattr(self, key)[idx])
         sub.beams = None if self.beams is None else self.beams[idx]
@@ -231,7 +257,7 @@ class _Weights:
         peak0 = batch.d0.abs().flatten(1).amax(1)
         peak1 = batch.d1.abs().flatten(1).amax(1)
         self.floor = ((1e-4 * peak0) ** 2, (1e-4 * peak1) ** 2)  # keeps weights finite
-        self.u = (batch.mask.clone(), batch.mask.clone())
+        self.u = (batch.mask0.clone(), batch.mask.clone())
         self.j2 = None
 
     def subset(self, batch, idx):
@@ -259,11 +285,11 @@ class _Weights:
     def weights(self, fisher=False):
         """Inverse-variance pixel weights ``(w0, w1)``; Fisher weights for the curvature."""
         var0, var1 = self.variances()
-        mask = self.batch.mask
+        mask0, mask1 = self.batch.mask0, self.batch.mask
         if fisher:  # expected information of Student-t residuals
             f = (NU + 1.0) / (NU + 3.0)
-            return f * mask / var0, f * mask / var1
-        return mask * self.u[0] / var0, mask * self.u[1] / var1
+            return f * mask0 / var0, f * mask1 / var1
+        return mask0 * self.u[0] / var0, mask1 * self.u[1] / var1
 
     def update(self, model0, model1, rounds=3):
         """Re-estimate weights and jitters from the residuals of the current models."""
@@ -272,13 +298,14 @@ class _Weights:
         dims = (-2, -1)
         for _ in range(rounds):
             if self.j2 is None:
-                w0 = w1 = b.mask
+                w0, w1 = b.mask0, b.mask
             else:
                 w0, w1 = self.weights()
             r0, r1, *_ = _solve_nuisance(b, model0, model1, w0, w1, galaxy)
             j2 = []
-            for r, e, u, floor in zip((r0, r1), (b.e0, b.e1), self.u, self.floor, strict=True):
-                wu = u * b.mask
+            maps = zip((r0, r1), (b.e0, b.e1), self.u, self.floor, (b.mask0, b.mask), strict=True)
+            for r, e, u, floor, mask in maps:
+                wu = u * mask
                 j2.append(
                     torch.maximum(
                         ((wu * (r**2 - e)).sum(dims) / wu.sum(dims).clamp_min(1e-30)), floor
@@ -287,7 +314,7 @@ class _Weights:
             self.j2 = tuple(j2)
             var0, var1 = self.variances()
             self.u = (
-                b.mask * (NU + 1.0) / (NU + r0**2 / var0),
+                b.mask0 * (NU + 1.0) / (NU + r0**2 / var0),
                 b.mask * (NU + 1.0) / (NU + r1**2 / var1),
             )
 

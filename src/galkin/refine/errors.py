@@ -34,10 +34,10 @@ def _correlation_area(batch, model0, model1, weights):
     ring = torch.round(torch.sqrt(lag_y[:, None] ** 2 + lag_x[None, :] ** 2)).long().flatten()
     inside = ring <= _MAX_LAG
     ring = ring[inside]
-    pairs = torch.fft.irfft2(torch.fft.rfft2(batch.mask, s=shape).abs() ** 2, s=shape)
-    enough = (pairs > 0.25 * pairs[:, :1, :1]).flatten(1)[:, inside].to(r0.dtype)
     areas = []
-    for r, wt in ((r0, w0), (r1, w1)):
+    for r, wt, mask in ((r0, w0, batch.mask0), (r1, w1, batch.mask)):
+        pairs = torch.fft.irfft2(torch.fft.rfft2(mask, s=shape).abs() ** 2, s=shape)
+        enough = (pairs > 0.25 * pairs[:, :1, :1]).flatten(1)[:, inside].to(r0.dtype)
         corr = torch.fft.irfft2(torch.fft.rfft2(r * torch.sqrt(wt), s=shape).abs() ** 2, s=shape)
         rho = (corr / pairs.clamp_min(1.0)).flatten(1)[:, inside]
         rho = rho / rho[:, :1].clamp_min(1e-30) * enough

@@ -380,12 +380,12 @@ def _results(batch, names, theta, mu, covariance, raw, weights, areas, bounds, c
     r0, r1, amp, off, pedestal = _solve_nuisance(batch, raw[0], raw[1], w0, w1, galaxy)
     mask = batch.mask
     dims = (-2, -1)
-    n = mask.sum(dims).clamp_min(1.0)
     linear0 = amp[:, None, None] * raw[0] + pedestal[:, None, None] - batch.d0  # linear loss
-    loss = ((mask * linear0**2).sum(dims) + (mask * r1**2).sum(dims)) / n
+    loss = (batch.mask0 * linear0**2).sum(dims) / batch.mask0.sum(dims).clamp_min(1.0)
+    loss = loss + (mask * r1**2).sum(dims) / mask.sum(dims).clamp_min(1.0)
     chi2 = []
-    for r, e2 in ((r0, batch.measured0), (r1, batch.measured1)):
-        known = (mask > 0) & (e2 > 0)
+    for r, e2, used in ((r0, batch.measured0, batch.mask0), (r1, batch.measured1, mask)):
+        known = (used > 0) & (e2 > 0)
         total = torch.where(known, r**2 / e2.clamp_min(1e-30), 0.0).sum(dims)
         count = known.sum(dims)
         chi2.append(torch.where(count > 0, total / count.clamp_min(1), torch.nan))

@@ -25,11 +25,12 @@ class Refinement:
     model0, model1 : `numpy.ndarray`
         Model maps on the network grid, amplitude, pedestal and offset applied.
     loss : float
-        Unweighted mean-squared residual of both maps (the thesis's loss).
+        Unweighted mean-squared residual of both maps (the thesis's loss), each
+        over the pixels the fit used (moment 0 without its centre, `CORE_BEAMS`).
     chi2 : tuple of float
         Reduced chi-square of moment 0 and moment 1 against the measured pixel
-        errors (NaN where the maps carry none): above 1 the model does not
-        describe the data to within their noise.
+        errors, over the pixels the fit used (NaN where the maps carry none):
+        above 1 the model does not describe the data to within their noise.
     jitter : tuple of float
         Fitted extra scatter of moment 0 and moment 1 (normalised units).
     correlation : tuple of float
