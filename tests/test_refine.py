@@ -23,7 +23,7 @@ from galkin.plugins import get_profile
 from galkin.position_angle import angle_difference
 from galkin.preprocess import prepare
 from galkin.quality import FitQualityWarning
-from galkin.refine import refine
+from galkin.refine import Refinement, refine
 
 TRUTH = dict(
     inclination=55 * u.deg,
@@ -396,13 +396,21 @@ def test_likelihood_ratio_counts_independent_pixels_and_ignores_outliers():
     noise = (rng.normal(size=(32, 32)), rng.normal(size=(32, 32)))
     prepared = SimpleNamespace(moment0=data[0], moment1=data[1], mask=mask)
 
-    def fit(scale, outliers=0):
+    def fit(scale, outliers=0, fitted0=None):
         model = [d - scale * n for d, n in zip(data, noise, strict=True)]
         model[1].flat[:outliers] += 1e4
-        return SimpleNamespace(model0=model[0], model1=model[1], correlation=(4.0, 2.0))
+        record = SimpleNamespace(model0=model[0], model1=model[1], correlation=(4.0, 2.0))
+        record.fitted0 = fitted0
+        record.moment0_pixels = lambda m: Refinement.moment0_pixels(record, m)
+        return record
 
     ratio, independent = likelihood_ratio(prepared, fit(1.0), fit(0.5))
     assert independent == pytest.approx(576 / 4 + 576 / 2)
+    # moment 0 counts only the pixels both fits were fitted on (centre left out)
+    outside = np.ones((32, 32), dtype=bool)
+    outside[12:20, 12:20] = False
+    counted = likelihood_ratio(prepared, fit(1.0, fitted0=outside), fit(0.5, fitted0=outside))[1]
+    assert counted == pytest.approx((576 - 64) / 4 + 576 / 2)
     assert ratio == pytest.approx(independent * np.log(2.0), rel=1e-9)
     assert likelihood_ratio(prepared, fit(1.0), fit(1.0))[0] == pytest.approx(0.0)
     with_outliers = likelihood_ratio(prepared, fit(1.0), fit(0.5, outliers=200))[0]

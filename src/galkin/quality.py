@@ -123,7 +123,8 @@ def truncated_edge(prepared, ref, floor=TRUNCATED):
     """Whether a refinement's moment-0 pedestal is below ``floor`` and significantly below 0.
 
     The pedestal's error is the moment-0 scatter over the number of independent
-    pixels (mask pixels per residual correlation area); "significantly" is more
+    pixels (the pixels moment 0 was fitted on per residual correlation area);
+    "significantly" is more
     than three errors.
 
     Parameters
@@ -136,7 +137,7 @@ def truncated_edge(prepared, ref, floor=TRUNCATED):
     """
     if ref is None or ref.pedestal >= floor:
         return False
-    independent = float((prepared.mask > 0).sum()) / max(ref.correlation[0], 1.0)
+    independent = float(ref.moment0_pixels(prepared.mask).sum()) / max(ref.correlation[0], 1.0)
     error = ref.jitter[0] / np.sqrt(max(independent, 1.0))
     return bool(ref.pedestal < -3.0 * error)
 

@@ -403,6 +403,7 @@ def _results(batch, names, theta, mu, covariance, raw, weights, areas, bounds, c
                 amplitude=float(amp[j]),
                 offset=float(off[j]),
                 pedestal=float(pedestal[j]),
+                fitted0=(batch.mask0[j] > 0).numpy(),
                 model0=((amp[j] * raw[0][j] + pedestal[j]) * mask[j]).numpy(),
                 model1=((raw[1][j] + off[j]) * mask[j]).numpy(),
                 loss=float(loss[j]),

@@ -308,7 +308,9 @@ def refit_truncated_edge(targets, outputs, profiles, space):
 def likelihood_ratio(prepared, first, second):
     """Log-likelihood ratio of two refined fits of the same maps, ``second`` over ``first``.
 
-    Each map's residuals inside the mask are taken as Gaussian with a robust
+    Each map's residuals inside the pixels it was fitted on (moment 0 without
+    its centre for parametric profiles, `Refinement.fitted0`, the same for
+    both fits then) are taken as Gaussian with a robust
     scale (1.4826 times their median absolute deviation, so a few outlying pixels
     do not decide) and ``N / A`` independent values, ``N`` mask pixels over the
     first fit's residual correlation area ``A`` (`galkin.refine.Refinement.correlation`):
@@ -320,10 +322,11 @@ def likelihood_ratio(prepared, first, second):
     independent : float
         The number of independent values, both maps together.
     """
-    inside = np.asarray(prepared.mask) > 0
+    mask = np.asarray(prepared.mask) > 0
+    fitted0 = first.moment0_pixels(mask) & second.moment0_pixels(mask)
     ratio, independent = 0.0, 0.0
-    maps = ((prepared.moment0, "model0"), (prepared.moment1, "model1"))
-    for (data, model), area in zip(maps, first.correlation, strict=True):
+    maps = ((prepared.moment0, "model0", fitted0), (prepared.moment1, "model1", mask))
+    for (data, model, inside), area in zip(maps, first.correlation, strict=True):
         n = float(inside.sum()) / max(float(area), 1.0)
         scales = []
         for ref in (first, second):

@@ -46,6 +46,9 @@ class Refinement:
         Closed-form constant added to the moment-0 model (normalised units): the
         part of the data's moment 0 that no disc explains, e.g. the positive
         noise a cube's emission mask selects (0 for log-scale fits).
+    fitted0 : `numpy.ndarray` of bool or None
+        The pixels moment 0 was fitted on: the mask without its centre for a
+        parametric profile (`CORE_BEAMS`); None means the whole mask.
     """
 
     names: tuple
@@ -64,6 +67,12 @@ class Refinement:
     converged: bool
     iterations: int
     pedestal: float = 0.0
+    fitted0: np.ndarray | None = None
+
+    def moment0_pixels(self, mask):
+        """The pixels of ``mask`` (the fitted maps' mask) that moment 0 was fitted on."""
+        mask = np.asarray(mask) > 0
+        return mask if self.fitted0 is None else mask & self.fitted0
 
     def error(self, name):
         """1-sigma Laplace error of parameter ``name``."""
