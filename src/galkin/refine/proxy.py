@@ -309,7 +309,7 @@ def likelihood_ratio(prepared, first, second):
     """Log-likelihood ratio of two refined fits of the same maps, ``second`` over ``first``.
 
     Each map's residuals inside the pixels it was fitted on (moment 0 without
-    its centre for parametric profiles, `Refinement.fitted0`, the same for
+    its centre for parametric profiles, ``Refinement.fitted0``, the same for
     both fits then) are taken as Gaussian with a robust
     scale (1.4826 times their median absolute deviation, so a few outlying pixels
     do not decide) and ``N / A`` independent values, ``N`` mask pixels over the
