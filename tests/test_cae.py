@@ -189,6 +189,31 @@ def test_classify_inputs_of_any_size_unit_and_blanks(clf):
         galkin.classify(vel.value * u.arcsec)
 
 
+def test_classify_reads_files_as_a_new_user_passes_them(tmp_path):
+    """A path (str or Path) to a bare 2-D velocity image -- no BUNIT, no WCS, in m/s
+    -- or to a cube: the same verdict and angle as the arrays themselves, named
+    after the file; a missing file is an error that names it."""
+    g = random_galaxy("disc", n_particles=6000, seed=11)
+    vel = observe(g, inclination=60 * u.deg, position_angle=120 * u.deg)
+    fits.PrimaryHDU(vel.to_value(u.m / u.s)).writeto(tmp_path / "bare_m_s.fits")
+    fits.PrimaryHDU(vel.to_value(u.km / u.s)).writeto(tmp_path / "bare.fits")
+    direct = galkin.classify(vel)
+    table = galkin.classify([tmp_path / "bare.fits", str(tmp_path / "bare_m_s.fits")])
+    assert list(table["name"]) == ["bare", "bare_m_s"]
+    assert set(table["label"]) == {direct.label}  # the label does not depend on the unit
+    for angle in table["position_angle"]:
+        diff = (angle - direct.position_angle + 180 * u.deg) % (360 * u.deg) - 180 * u.deg
+        assert abs(diff) < 1 * u.deg
+    cube = galkin.simulate_cube(
+        inclination=60 * u.deg, position_angle=45 * u.deg, v_max=200 * u.km / u.s,
+        r_turn=3 * u.arcsec, r_scale=6 * u.arcsec, snr=20, seed=1,
+    )  # fmt: skip
+    cube.write(tmp_path / "cube.fits")
+    assert galkin.classify(tmp_path / "cube.fits").label == "regular"
+    with pytest.raises(GalkinError, match="missing.fits"):
+        galkin.classify(tmp_path / "missing.fits")
+
+
 def test_classify_a_cube():
     cube = galkin.simulate_cube(
         inclination=60 * u.deg,
@@ -284,3 +309,7 @@ def test_development_maps_agree_with_astronomers_eyes():
     eye = np.array([r["by_eye_label"] for r in rows])
     assert len(table) == len(rows) and np.all(np.isfinite(table["boundary_distance"]))
     assert np.sum(np.asarray(table["label"]) == eye) >= 9
+    # as a new user would: the files themselves
+    files = galkin.classify([DEV_MAPS / f"{r['name']}.fits" for r in rows])
+    assert list(files["name"]) == [r["name"] for r in rows]
+    assert list(files["label"]) == list(table["label"])

@@ -15,7 +15,9 @@ the position angle is east of north to the receding side.
 """
 
 import functools
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from astropy import units as u
@@ -23,6 +25,7 @@ from astropy.table import QTable
 
 from .exceptions import GalkinError
 from .io.cube import is_cube, maps_from_cube
+from .io.files import read_velocity_data
 from .io.maps import KinematicMaps
 from .units import KM_S, as_quantity
 
@@ -80,6 +83,10 @@ def _registered_classifier(name):
 
 def _velocity_map(data, index):
     """``(name, velocity in km/s with NaN blanks, mask)`` of one input."""
+    if isinstance(data, (str, os.PathLike)):  # named after its maps, else the file
+        read = read_velocity_data(data)
+        _, vel, mask = _velocity_map(read, index)
+        return getattr(read, "name", None) or Path(data).name.split(".fits")[0], vel, mask
     if is_cube(data):
         data = maps_from_cube(data)
     if isinstance(data, KinematicMaps):
@@ -93,8 +100,8 @@ def _velocity_map(data, index):
             )
         return f"galaxy {index}", vel, np.isfinite(vel)
     raise GalkinError(
-        "classify needs a KinematicMaps, a SpectralCube, or a 2-D velocity Quantity "
-        f"(e.g. moment1 * u.km / u.s), or a list of them; got {type(data).__name__}."
+        "classify needs a file path, a KinematicMaps, a SpectralCube, or a 2-D velocity "
+        f"Quantity (e.g. moment1 * u.km / u.s), or a list of them; got {type(data).__name__}."
     )
 
 
@@ -103,8 +110,13 @@ def classify(data, *, inclination=None, classifier=None, method=None):
 
     Parameters
     ----------
-    data : `~galkin.KinematicMaps`, `~spectral_cube.SpectralCube`, `~astropy.units.Quantity` or list
-        One galaxy, or a list of them. A bare Quantity is a 2-D moment-one map in
+    data : object or list
+        One galaxy or a list of them; a galaxy is a `~galkin.KinematicMaps`, a
+        `~spectral_cube.SpectralCube`, a velocity `~astropy.units.Quantity` or a
+        file (str or `pathlib.Path`), read by
+        :func:`galkin.io.files.read_velocity_data` (a survey's maps, a cube, or a
+        bare 2-D velocity image, in km/s without a velocity BUNIT: the label and
+        angle do not depend on the unit). A bare Quantity is a 2-D moment-one map in
         any velocity unit, with NaN blanks, about any systemic velocity (it is
         subtracted), with or without outliers, the galaxy anywhere in the map.
         Any size; pixels must be square.

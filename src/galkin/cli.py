@@ -186,22 +186,12 @@ def survey(args):
 def classify_files(args):
     """Classify velocity maps (survey files, cubes or plain 2-D images) as regular or not."""
     import galkin
-    from galkin.io.files import read_velocity_map, survey_files
-    from galkin.io.fitscube import maps_from_fits
-    from galkin.io.loading import identify, load, read_primary_header
+    from galkin.io.files import read_velocity_data, survey_files
 
     maps, names = [], []
     for path in survey_files(args.paths):
-        name = path.name.split(".fits")[0]
-        header = read_primary_header(path)
-        if identify(path) is not None:
-            item = load(path)
-        elif header is not None and int(header.get("NAXIS", 0)) >= 3:
-            item = maps_from_fits(path)
-        else:
-            item = read_velocity_map(path, unit=u.Unit(args.velocity_unit))
-        maps.append(item)
-        names.append(name)
+        maps.append(read_velocity_data(path, velocity_unit=u.Unit(args.velocity_unit)))
+        names.append(path.name.split(".fits")[0])
     table = galkin.classify(maps)
     table["name"] = names
     print(table["name", "label", "boundary_distance", "position_angle"])

@@ -8,7 +8,9 @@ velocity map, not the Halpha and dispersion maps beside it).  Files given
 explicitly are always kept.
 
 :func:`read_velocity_map` reads a velocity map that no adapter knows -- a bare
-2-D image, as many moment-one maps are published -- for :func:`galkin.classify`.
+2-D image, as many moment-one maps are published -- for :func:`galkin.classify`;
+:func:`read_velocity_data` reads whatever a file holds (a survey's maps, a cube,
+a bare image) for it.
 """
 
 import warnings
@@ -21,7 +23,7 @@ from ..exceptions import GalkinError
 from ..units import KM_S
 from .loading import identify, read_primary_header
 
-__all__ = ["survey_files", "read_velocity_map", "FITS_SUFFIXES"]
+__all__ = ["read_velocity_data", "survey_files", "read_velocity_map", "FITS_SUFFIXES"]
 
 #: File names a directory scan takes for FITS files.
 FITS_SUFFIXES = (".fits", ".fits.gz", ".fit", ".fit.gz", ".fts")
@@ -100,3 +102,35 @@ def read_velocity_map(path, *, unit=KM_S):
     if header_unit is not None and header_unit.is_equivalent(KM_S):
         unit = header_unit
     return (data * u.Unit(unit)).to(KM_S)
+
+
+def read_velocity_data(path, *, velocity_unit=KM_S):
+    """What a file holds, as :func:`galkin.classify` takes it.
+
+    A file a survey adapter recognises is read by it (:func:`galkin.load`), a
+    FITS cube becomes its moment maps (:func:`galkin.io.fitscube.maps_from_fits`),
+    and anything else is read as a bare 2-D velocity image
+    (:func:`read_velocity_map`).
+
+    Parameters
+    ----------
+    path : str or `pathlib.Path`
+    velocity_unit : `~astropy.units.UnitBase`, optional
+        The unit of a bare image whose header has no velocity BUNIT.
+
+    Returns
+    -------
+    `~galkin.KinematicMaps` or `~astropy.units.Quantity`
+    """
+    from .fitscube import maps_from_fits
+    from .loading import load
+
+    path = Path(path)
+    if not path.is_file():
+        raise GalkinError(f"{path} does not exist (or is not a file).")
+    header = read_primary_header(path)
+    if identify(path) is not None:
+        return load(path)
+    if header is not None and int(header.get("NAXIS", 0)) >= 3:
+        return maps_from_fits(path)
+    return read_velocity_map(path, unit=velocity_unit)
