@@ -9,7 +9,7 @@ from astropy.io import fits
 
 import galkin
 from galkin.disc_fit import fit_rotating_disc
-from galkin.exceptions import GalkinError, ModelWeightsError
+from galkin.exceptions import GalkinError, GalkinWarning, ModelWeightsError
 from galkin.io.maps import KinematicMaps
 from galkin.simulation.analytic import thin_disc
 from galkin.simulation.gas.population import GAS_KINDS
@@ -212,6 +212,28 @@ def test_classify_reads_files_as_a_new_user_passes_them(tmp_path):
     assert galkin.classify(tmp_path / "cube.fits").label == "regular"
     with pytest.raises(GalkinError, match="missing.fits"):
         galkin.classify(tmp_path / "missing.fits")
+
+
+def test_a_broken_file_does_not_lose_the_other_galaxies(tmp_path):
+    """A list with a corrupt file and an empty map: those rows say "failed" and why,
+    with a warning; the good map is classified as alone. Alone, a bad input raises."""
+    g = random_galaxy("disc", n_particles=6000, seed=11)
+    vel = observe(g, inclination=60 * u.deg, position_angle=120 * u.deg)
+    fits.PrimaryHDU(vel.to_value(u.km / u.s)).writeto(tmp_path / "good.fits")
+    (tmp_path / "broken.fits").write_bytes(b"SIMPLE  =  not really a FITS file")
+    empty = np.full((40, 40), np.nan) * u.km / u.s
+    with pytest.warns(GalkinWarning, match="2 of 3 galaxies could not be classified"):
+        table = galkin.classify([tmp_path / "broken.fits", tmp_path / "good.fits", empty])
+    assert list(table["label"][[0, 2]]) == ["failed", "failed"]
+    assert table["name"][0] == "broken" and table["error"][0] and table["error"][2]
+    assert np.isnan(table["boundary_distance"][0]) and not table["regular"][0]
+    alone = galkin.classify(vel)
+    assert table["label"][1] == alone.label and table["error"][1] == ""
+    assert table["boundary_distance"][1] == pytest.approx(alone.boundary_distance, abs=1e-6)
+    with pytest.raises(GalkinError):
+        galkin.classify(empty)
+    with pytest.raises(GalkinError, match="None of the 2 galaxies"):
+        galkin.classify([empty, empty])
 
 
 def test_classify_a_cube():

@@ -11,6 +11,7 @@ from astropy.table import QTable
 
 import galkin
 from galkin.cli import main
+from galkin.exceptions import GalkinWarning
 
 
 def test_demo_prints_truth_and_fit(tmp_path, capsys):
@@ -94,6 +95,16 @@ def test_classify_velocity_maps(tmp_path, capsys):
     table = QTable.read(out)
     assert table["name"][0] == "regular_mom1" and table["label"][0] == "regular"
     assert "regular" in capsys.readouterr().out
+    # a broken file in the folder: its row says so, the good map is still classified
+    (tmp_path / "broken.fits").write_bytes(b"SIMPLE  =  truncated")
+    with pytest.warns(GalkinWarning, match="1 of 2"):
+        assert main(["classify", str(tmp_path), "-o", str(out), "--overwrite"]) == 0
+    table = QTable.read(out)
+    assert dict(zip(table["name"], table["label"], strict=True)) == {
+        "broken": "failed",
+        "regular_mom1": "regular",
+    }
+    assert "broken: GalkinError" in capsys.readouterr().out
 
 
 def test_classify_real_alma_maps(tmp_path, capsys):

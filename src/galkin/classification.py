@@ -16,6 +16,7 @@ the position angle is east of north to the receding side.
 
 import functools
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import numpy as np
 from astropy import units as u
 from astropy.table import QTable
 
-from .exceptions import GalkinError
+from .exceptions import GalkinError, GalkinWarning
 from .io.cube import is_cube, maps_from_cube
 from .io.files import read_velocity_data
 from .io.maps import KinematicMaps
@@ -105,6 +106,25 @@ def _velocity_map(data, index):
     )
 
 
+def _input_name(item, index):
+    """The name of an input that could not be read: its file, its maps' name, or its index."""
+    if isinstance(item, (str, os.PathLike)):
+        return Path(item).name.split(".fits")[0]
+    return getattr(item, "name", None) or f"galaxy {index}"
+
+
+def _fill(out, ok):
+    """The classifier's ``out`` arrays for the galaxies ``ok``, spread over every galaxy
+    (NaN, or False, for the others)."""
+    full = {}
+    for key, value in out.items():
+        value = np.asarray(value)
+        blank = False if value.dtype == bool else np.nan
+        full[key] = np.full((len(ok),) + value.shape[1:], blank, dtype=value.dtype)
+        full[key][ok] = value
+    return full
+
+
 def classify(data, *, inclination=None, classifier=None, method=None):
     """Classify galaxies as regular rotators or disturbed, and estimate their PA.
 
@@ -138,7 +158,11 @@ def classify(data, *, inclination=None, classifier=None, method=None):
         A `~galkin.classification.Classification` for one galaxy; a table with one row per galaxy
         (``name``, ``label``, ``regular``, ``latent_x/y/z``, ``boundary_distance``,
         ``cae_distance``, ``disc_residual``, ``position_angle``,
-        ``position_angle_error``) for a list.
+        ``position_angle_error``, ``error``) for a list. In a list, a galaxy
+        that cannot be read or prepared (a broken file, an empty map) keeps its
+        row with label ``"failed"``, NaN values and the reason in ``error``, and
+        a `~galkin.exceptions.GalkinWarning` says how many failed; the others
+        are classified as usual. A single galaxy raises instead.
     """
     from .velocity_image import velocity_image
 
@@ -150,25 +174,44 @@ def classify(data, *, inclination=None, classifier=None, method=None):
         classifier = DEFAULT_CLASSIFIER
     if isinstance(classifier, str):
         classifier = _registered_classifier(classifier)
-    names, images, masks = [], [], []
+    names, images, masks, errors = [], [], [], []
     for k, item in enumerate(items):
-        name, vel, mask = _velocity_map(item, k)
+        try:
+            name, vel, mask = _velocity_map(item, k)
+            image, valid, _ = velocity_image(vel, mask, size=classifier.size)
+        except (GalkinError, OSError, ValueError) as exc:
+            if not many:
+                raise
+            # a list keeps the galaxies that worked; this one's row says why not
+            names.append(_input_name(item, k))
+            errors.append(f"{type(exc).__name__}: {exc}")
+            continue
         names.append(name)
-        image, valid, _ = velocity_image(vel, mask, size=classifier.size)
+        errors.append("")
         images.append(image)
         masks.append(valid)
-    out = classifier.predict(np.stack(images), np.stack(masks), method=method)
+    ok = np.array([e == "" for e in errors])
+    if not ok.any():
+        raise GalkinError(f"None of the {len(items)} galaxies could be classified: {errors[0]}")
+    if not ok.all():
+        warnings.warn(
+            f"{int((~ok).sum())} of {len(items)} galaxies could not be classified (label "
+            f"'failed', see the 'error' column); the first: {errors[int(np.argmin(ok))]}",
+            GalkinWarning,
+            stacklevel=2,
+        )
+    out = _fill(classifier.predict(np.stack(images), np.stack(masks), method=method), ok)
     incl = None
     if inclination is not None:
         incl = as_quantity(inclination, "inclination", "angle").to_value(u.deg)
         incl = np.broadcast_to(incl, (len(items),))
-    err = np.broadcast_to(classifier.pa_error(incl), (len(items),))
-    label = np.where(out["regular"], "regular", "disturbed")
+    err = np.where(ok, np.broadcast_to(classifier.pa_error(incl), (len(items),)), np.nan)
+    label = np.where(ok, np.where(out["regular"], "regular", "disturbed"), "failed")
     table = QTable(
         {
             "name": names,
             "label": label,
-            "regular": out["regular"],
+            "regular": out["regular"] & ok,
             "latent_x": out["latent"][:, 0],
             "latent_y": out["latent"][:, 1],
             "latent_z": out["latent"][:, 2],
@@ -177,6 +220,7 @@ def classify(data, *, inclination=None, classifier=None, method=None):
             "disc_residual": out.get("disc_residual", np.full(len(items), np.nan)),
             "position_angle": out["position_angle"] * u.deg,
             "position_angle_error": np.asarray(err, dtype=float) * u.deg,
+            "error": errors,
         }
     )
     if many:

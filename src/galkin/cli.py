@@ -186,15 +186,14 @@ def survey(args):
 def classify_files(args):
     """Classify velocity maps (survey files, cubes or plain 2-D images) as regular or not."""
     import galkin
-    from galkin.io.files import read_velocity_data, survey_files
+    from galkin.io.files import survey_files
 
-    maps, names = [], []
-    for path in survey_files(args.paths):
-        maps.append(read_velocity_data(path, velocity_unit=u.Unit(args.velocity_unit)))
-        names.append(path.name.split(".fits")[0])
-    table = galkin.classify(maps)
-    table["name"] = names
+    paths = survey_files(args.paths)
+    table = galkin.classify(list(paths))  # a broken file gets a "failed" row
+    table["name"] = [path.name.split(".fits")[0] for path in paths]
     print(table["name", "label", "boundary_distance", "position_angle"])
+    for row in table[table["label"] == "failed"]:
+        print(f"{row['name']}: {row['error']}")
     if args.output:
         _write_table(table, args.output, args.overwrite)
         print(f"table written to {args.output}")
@@ -265,9 +264,6 @@ def main(argv=None):
     p = sub.add_parser("classify", help="regular or disturbed: classify velocity maps")
     p.add_argument("paths", nargs="+", help="velocity maps, cubes or survey files, or directories")
     p.add_argument("-o", "--output", help="table to write (.ecsv or .fits)")
-    p.add_argument(
-        "--velocity-unit", default="km/s", help="unit of maps without BUNIT (default km/s)"
-    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output table")
     p.set_defaults(func=classify_files)
     args = parser.parse_args(argv)
