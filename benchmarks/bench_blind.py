@@ -27,7 +27,9 @@ Throughput
     per 1000 samples; encoders alone and with the decoder and loss of the mean model.
     Then what refinement by the physics (``galkin.refine``, the default of
     ``galkin.fit``) adds: ``fit_prepared`` with and without it on the same prepared
-    galaxies (simulated cubes of survey-like conditions), and the ratio.
+    galaxies (simulated cubes of survey-like conditions), and ``fit_many`` with and
+    without it from the same cubes written as FITS files (one process: reading,
+    moments, preparation and fit, as a user runs a blind fit), and the ratios.
 """
 
 import argparse
@@ -163,8 +165,12 @@ def throughput(net, data, n, threads):
 
 
 def refinement_cost(n, threads, seed=7):
-    """Seconds per galaxy of the blind fit with and without refinement, same galaxies."""
+    """Seconds per galaxy of the blind fit with and without refinement, same galaxies:
+    on prepared maps (the network against network plus refinement) and from FITS
+    cubes through `galkin.fit_many` in one process (what a user's blind fit costs)."""
+    import tempfile
     import warnings
+    from pathlib import Path
 
     from astropy import units as u
 
@@ -173,7 +179,7 @@ def refinement_cost(n, threads, seed=7):
 
     torch.set_num_threads(threads)
     rng = np.random.default_rng(seed)
-    prepared = []
+    prepared, cubes = [], []
     for k in range(n):
         cube = galkin.simulate_cube(
             inclination=rng.uniform(25, 80) * u.deg,
@@ -187,19 +193,34 @@ def refinement_cost(n, threads, seed=7):
             seed=1000 + k,
         )
         prepared.append(prepare_maps(cube))
-    timings = {}
-    with warnings.catch_warnings():
+        cubes.append(cube)
+    timings, files = {}, {}
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # quality flags of individual galaxies
+        paths = []
+        for k, cube in enumerate(cubes):
+            paths.append(Path(tmp) / f"cube{k:03d}.fits")
+            cube.write(paths[-1])
+        galkin.fit_many(paths[:2], workers=1, refine=True, progress=False)  # warm-up
         for refine in (False, True):
             start = time.perf_counter()
             fit_prepared(prepared, refine=refine, mc_samples=100, seed=0)
             timings[refine] = (time.perf_counter() - start) / n
-    print(f"\nrefinement cost on {n} prepared 64x64 galaxies, {threads} thread(s), 100 MC samples")
-    print(f"{'fit_prepared':34s} {'galaxies/s':>11s} {'ms/galaxy':>10s}")
-    for refine, sec in timings.items():
-        label = "blind + refinement" if refine else "blind, network only"
-        print(f"{label:34s} {1 / sec:11.1f} {1e3 * sec:10.1f}")
-    print(f"refinement costs {timings[True] / timings[False]:.1f}x the network-only fit")
+            # as a user runs it: FITS cube -> moments -> preparation -> fit, batched
+            start = time.perf_counter()
+            galkin.fit_many(paths, workers=1, refine=refine, mc_samples=100, progress=False)
+            files[refine] = (time.perf_counter() - start) / n
+    print(f"\nrefinement cost on {n} 64x64 galaxies, {threads} thread(s), 100 MC samples")
+    print(f"{'':48s} {'galaxies/s':>11s} {'ms/galaxy':>10s}")
+    rows = (("fit_prepared (prepared maps)", timings), ("fit_many (FITS cubes)", files))
+    for name, table in rows:
+        for refine, sec in table.items():
+            label = f"{name}, " + ("refined" if refine else "network only")
+            print(f"{label:48s} {1 / sec:11.1f} {1e3 * sec:10.1f}")
+    print(
+        f"refinement costs {timings[True] / timings[False]:.1f}x the network-only fit on "
+        f"prepared maps, {files[True] / files[False]:.1f}x the blind fit from FITS cubes"
+    )
 
 
 def test_sets(args):
