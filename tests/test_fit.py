@@ -185,6 +185,16 @@ def test_missing_file():
         galkin.fit("/no/such/cube.fits")
 
 
+def test_a_velocity_image_is_not_taken_for_a_cube(tmp_path):
+    """A bare 2-D moment-one image (as many are published): the error says what fit
+    needs and where a velocity map alone goes."""
+    from astropy.io import fits
+
+    fits.PrimaryHDU(np.zeros((16, 16))).writeto(tmp_path / "mom1.fits")
+    with pytest.raises(GalkinError, match="2-D image, not a cube.*galkin.classify"):
+        galkin.fit(tmp_path / "mom1.fits")
+
+
 def test_beam_override_on_maps(cube):
     maps = galkin.maps_from_cube(cube)
     assert galkin.fitting.as_maps(maps, beam=Beam(5 * u.arcsec)).beam.major == 5 * u.arcsec
