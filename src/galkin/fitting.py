@@ -22,20 +22,6 @@ from .quality import warn_about
 __all__ = ["fit", "as_maps", "prepare_maps", "fit_prepared"]
 
 
-def _image_ndim(path):
-    """Dimensions of the first data array in a FITS file (0 when it cannot be read)."""
-    from astropy.io import fits
-
-    try:
-        with fits.open(path) as hdul:
-            for hdu in hdul:
-                if hdu.data is not None:
-                    return int(np.squeeze(hdu.data).ndim)
-    except Exception:  # not FITS, or truncated: the caller's own message stands
-        return 0
-    return 0
-
-
 def as_maps(
     data,
     *,
@@ -99,7 +85,9 @@ def as_maps(
             except GalkinError:
                 raise
             except Exception as exc:
-                if _image_ndim(path) == 2:
+                from .io.files import data_ndim
+
+                if data_ndim(path) == 2:
                     raise GalkinError(
                         f"{str(path)!r} holds a 2-D image, not a cube. galkin.fit needs moment 0 "
                         "and moment 1 together: pass a cube, a survey's files, or "

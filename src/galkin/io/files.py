@@ -23,7 +23,7 @@ from ..exceptions import GalkinError
 from ..units import KM_S
 from .loading import identify, read_primary_header
 
-__all__ = ["read_velocity_data", "survey_files", "read_velocity_map", "FITS_SUFFIXES"]
+__all__ = ["read_velocity_data", "data_ndim", "survey_files", "read_velocity_map", "FITS_SUFFIXES"]
 
 #: File names a directory scan takes for FITS files.
 FITS_SUFFIXES = (".fits", ".fits.gz", ".fit", ".fit.gz", ".fts")
@@ -104,23 +104,16 @@ def read_velocity_map(path, *, unit=KM_S):
     return (data * u.Unit(unit)).to(KM_S)
 
 
-def read_velocity_data(path, *, velocity_unit=KM_S):
+def read_velocity_data(path):
     """What a file holds, as :func:`galkin.classify` takes it.
 
     A file a survey adapter recognises is read by it (:func:`galkin.load`), a
     FITS cube becomes its moment maps (:func:`galkin.io.fitscube.maps_from_fits`),
     and anything else is read as a bare 2-D velocity image
-    (:func:`read_velocity_map`).
+    (:func:`read_velocity_map`; km/s without a velocity BUNIT -- a classification
+    does not depend on the unit).
 
-    Parameters
-    ----------
-    path : str or `pathlib.Path`
-    velocity_unit : `~astropy.units.UnitBase`, optional
-        The unit of a bare image whose header has no velocity BUNIT.
-
-    Returns
-    -------
-    `~galkin.KinematicMaps` or `~astropy.units.Quantity`
+    Returns a `~galkin.KinematicMaps` or a velocity `~astropy.units.Quantity`.
     """
     from .fitscube import maps_from_fits
     from .loading import load
@@ -128,9 +121,23 @@ def read_velocity_data(path, *, velocity_unit=KM_S):
     path = Path(path)
     if not path.is_file():
         raise GalkinError(f"{path} does not exist (or is not a file).")
-    header = read_primary_header(path)
     if identify(path) is not None:
         return load(path)
+    header = read_primary_header(path)
     if header is not None and int(header.get("NAXIS", 0)) >= 3:
         return maps_from_fits(path)
-    return read_velocity_map(path, unit=velocity_unit)
+    return read_velocity_map(path)
+
+
+def data_ndim(path):
+    """Dimensions of the first data array in a FITS file (0 when it cannot be read)."""
+    from astropy.io import fits
+
+    try:
+        with fits.open(path) as hdul:
+            for hdu in hdul:
+                if hdu.data is not None:
+                    return int(np.squeeze(hdu.data).ndim)
+    except Exception:  # not FITS, or truncated: the caller's own message stands
+        return 0
+    return 0
