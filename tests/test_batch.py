@@ -228,24 +228,43 @@ def test_a_dask_worker_killed_mid_run_does_not_lose_the_run(files, tmp_path):
     assert_same_rows(table, galkin.fit_many(files, workers=1, **options))
 
 
-def test_a_file_that_kills_its_worker_process_loses_no_other_galaxy(files, monkeypatch):
-    import galkin.fitting
+class _KillsItsProcess:
+    """An item that ends the worker process reading it, as a segfault in a reader would
+    (on being unpickled there, whichever way the worker was started)."""
 
-    original = galkin.fitting.prepare_maps
+    name = "killer"
 
-    def crash_on_missing(data, **kwargs):  # as a segfault in a reader would
-        if str(data).endswith("missing.fits"):
-            os._exit(3)
-        return original(data, **kwargs)
+    def __reduce__(self):
+        return os._exit, (3,)
 
-    monkeypatch.setattr(galkin.fitting, "prepare_maps", crash_on_missing)
-    items = files[:5]  # good, corrupt, good, missing, good
+
+def test_a_file_that_kills_its_worker_process_loses_no_other_galaxy(files):
+    items = files[:5]  # good, corrupt, good, killer, good
+    items[3] = _KillsItsProcess()
     # on the CPU (also on a GPU machine) each worker prepares and fits its batch
     table = galkin.fit_many(
         items, workers=2, batch_size=2, mc_samples=5, progress=False, device="cpu"
     )
     assert list(table["status"]) == ["ok", "failed", "ok", "failed", "ok"]
     assert "process preparing and fitting it died" in table["error"][3]
+
+
+def test_after_cuda_the_workers_start_from_a_fresh_interpreter(survey, monkeypatch):
+    """A child forked from a process that has used CUDA can run neither CUDA nor autograd
+    (every CPU fit in it failed on a GPU machine once a fit had run there): such a
+    process's pool starts its workers fresh, and gives the same rows."""
+    import multiprocessing
+
+    import torch
+
+    from galkin import batch
+
+    options = dict(mc_samples=5, seed=0, progress=False, device="cpu", batch_size=2)
+    forked = galkin.fit_many(survey, workers=2, **options)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    if multiprocessing.get_start_method() == "fork":
+        assert batch._context().get_start_method() in ("forkserver", "spawn")
+    assert_same_rows(galkin.fit_many(survey, workers=2, **options), forked)
 
 
 def test_rotation_curves_travel_with_the_rows_and_the_checkpoint(survey, tmp_path):

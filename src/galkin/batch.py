@@ -26,7 +26,7 @@ import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 from .checkpoint import Checkpoint, decode_row, encode_row
@@ -163,7 +163,8 @@ def _in_pool(items, names, todo, prepare_options, model_options, batch_size, wor
     window = max(batch_size, 4 * workers) if fit_here else 2 * workers
     attempts = collections.Counter()
     queue, suspects = collections.deque(_batches(todo, size)), collections.deque()
-    pool = _pool(workers)
+    context = _context()
+    pool = _pool(workers, context)
     pending = collections.deque()
     outcomes, started = [], False
     task = (prepare_options, model_options, not fit_here)
@@ -189,12 +190,12 @@ def _in_pool(items, names, todo, prepare_options, model_options, batch_size, wor
                     pending.clear()
                     # spawned workers that die before any result could not import the main
                     # module (a script without a __main__ guard): prepare here instead
-                    if not started and get_context().get_start_method() != "fork":
+                    if not started and context.get_start_method() != "fork":
                         pool = _no_pool()
                         queue.extendleft([[j] for j in reversed(lost + list(suspects))])
                         suspects.clear()
                         continue
-                    pool = _pool(workers)
+                    pool = _pool(workers, context)
                     if len(lost) > 1:
                         suspects.extendleft(reversed(lost))
                         continue
@@ -232,11 +233,24 @@ def _pool_task(chunk, prepare_options, model_options, fit):
     return _rows(outcomes, {i: name for i, _, name in chunk}, model_options)
 
 
-def _pool(workers):
-    """A pool with the platform's start method: fork on Linux (workers start at once, with
-    galkin already imported), spawn elsewhere (workers import the main module); each
-    worker runs torch on one thread."""
-    return ProcessPoolExecutor(workers, mp_context=get_context(), initializer=_one_thread)
+def _context():
+    """The pool's start method: the platform's -- fork on Linux (workers start at once,
+    with galkin already imported), spawn elsewhere (workers import the main module) --
+    except in a process that has used CUDA. A child forked from one can run neither
+    CUDA nor autograd ("Unable to handle autograd's threading in combination with
+    fork-based multiprocessing"): every CPU fit in it would fail, so its workers start
+    from a fresh interpreter (forkserver, else spawn)."""
+    import torch
+
+    context = get_context()
+    if context.get_start_method() == "fork" and torch.cuda.is_initialized():
+        return get_context("forkserver" if "forkserver" in get_all_start_methods() else "spawn")
+    return context
+
+
+def _pool(workers, context):
+    """A pool of ``workers`` processes started by ``context``; each runs torch on one thread."""
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread)
 
 
 def _one_thread():
