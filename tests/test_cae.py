@@ -335,3 +335,22 @@ def test_development_maps_agree_with_astronomers_eyes():
     files = galkin.classify([DEV_MAPS / f"{r['name']}.fits" for r in rows])
     assert list(files["name"]) == [r["name"] for r in rows]
     assert list(files["label"]) == list(table["label"])
+
+
+DATA = DEV_MAPS.parent
+
+
+@pytest.mark.skipif(not (DATA / "ngc2903").is_dir(), reason=f"NGC 2903 not found at {DATA}")
+def test_a_regular_rotator_seen_by_other_instruments_is_regular(clf):
+    """Real maps the CAE never saw, from instruments other than ALMA: NGC 2903 in WSRT HI
+    (SoFiA's moment-one map, and the cube itself) is regular, at the published PA (~202
+    deg, FAT/TiRiFiC) within twice the calibrated error at its inclination (~69 deg);
+    the MaNGA galaxy 7815-3702's ionised gas and stars, where present, are regular."""
+    items = [DATA / "ngc2903" / "NGC_2903_mom1.fits", DATA / "ngc2903" / "NGC_2903.fits"]
+    manga = DATA / "manga" / "manga-7815-3702-MAPS-HYB10-GAU-MILESHC.fits.gz"
+    if manga.exists():
+        items += [galkin.load(manga, kinematics=k) for k in ("gas", "stellar")]
+    table = galkin.classify(items, inclination=69 * u.deg)
+    assert list(table["label"]) == ["regular"] * len(items)
+    offset = (table["position_angle"][:2] - 202 * u.deg + 180 * u.deg) % (360 * u.deg) - 180 * u.deg
+    assert np.all(np.abs(offset) < 2 * table["position_angle_error"][:2])
