@@ -189,6 +189,37 @@ def test_classify_inputs_of_any_size_unit_and_blanks(clf):
         galkin.classify(vel.value * u.arcsec)
 
 
+def test_blanks_written_as_a_fill_value_are_blanks(clf):
+    """Maps written without NaN mark blanks with one value (0, -1e30) over most of the map:
+    with or without a systemic velocity, the verdict, distance and PA are those of the
+    NaN-blanked map (the fill was read as velocities: 3 of the 10 development maps
+    agreed with the eye); velocities quantised to channels are not a fill."""
+    from galkin.velocity_image import blank_fill
+
+    g = random_galaxy("disc", n_particles=6000, seed=11)
+    vel = observe(g, inclination=60 * u.deg, position_angle=120 * u.deg).to_value(u.km / u.s)
+    seen = np.isfinite(vel)
+    for vsys in (0.0, 1500.0):
+        nan = galkin.classify((vel + vsys) * u.km / u.s)
+        for fill in (0.0, -1e30):
+            filled = galkin.classify(np.where(seen, vel + vsys, fill) * u.km / u.s)
+            assert filled.label == nan.label == "regular"
+            assert filled.boundary_distance == pytest.approx(nan.boundary_distance, abs=0.02)
+            assert filled.position_angle.value == pytest.approx(nan.position_angle.value, abs=1)
+    # a disc filling the map, quantised to 20 km/s channels: most frequent value (the
+    # systemic channel) holds >10% of the pixels, but only a strip of the edge
+    disc = thin_disc(30.0, 40.0, v_max=60.0)["velocity"]
+    channels = 20.0 * np.round(disc / 20.0)
+    assert np.mean(channels == 0) > 0.1
+    assert not blank_fill(channels, np.ones(channels.shape, bool)).any()
+    assert (
+        blank_fill(
+            np.where(np.hypot(*np.mgrid[-32:32, -32:32]) < 25, disc, 0.0), np.ones(disc.shape, bool)
+        ).sum()
+        > 0.2 * disc.size
+    )
+
+
 def test_classify_reads_files_as_a_new_user_passes_them(tmp_path):
     """A path (str or Path) to a bare 2-D velocity image -- no BUNIT, no WCS, in m/s
     -- or to a cube: the same verdict and angle as the arrays themselves, named
