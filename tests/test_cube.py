@@ -441,6 +441,49 @@ def test_non_cube_input_is_refused(bad, match):
         maps_from_cube(bad)
 
 
+# ---------------------------------------------------------------- blanks written as a value
+def test_maps_written_with_a_blank_fill_read_it_as_blanks():
+    """Maps saved without NaN (0 or -1e30 around the galaxy, in both maps): the fill is
+    not read as a velocity of 0 km/s over the sky (a fit of NGC 2903's SoFiA maps written
+    so gave V_sys 0.1 km/s, i = 73 deg); the mask is the NaN-blanked maps' one."""
+    from galkin.io.maps import KinematicMaps
+    from galkin.simulation.analytic import thin_disc
+
+    d = thin_disc(40.0, 60.0, n=64)
+    inside = d["radius"] < 25.0
+    m0, m1 = np.where(inside, d["intensity"], np.nan), np.where(inside, 900 + d["velocity"], np.nan)
+    reference = KinematicMaps(m0 * u.Jy, m1 * KMS, pixel_scale=1 * u.arcsec)
+    assert "blank_fill" not in reference.meta
+    for fill in (0.0, -1e30):
+        with pytest.warns(GalkinWarning, match="marks blanks"):
+            maps = KinematicMaps(
+                np.nan_to_num(m0, nan=0.0) * u.Jy,
+                np.nan_to_num(m1, nan=fill) * KMS,
+                pixel_scale=1 * u.arcsec,
+            )
+        np.testing.assert_array_equal(maps.mask, reference.mask)
+        assert maps.meta["blank_fill"] == fill * KMS
+    # a mask that already leaves the fill out: nothing to say
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GalkinWarning)
+        masked = KinematicMaps(
+            np.nan_to_num(m0) * u.Jy, np.nan_to_num(m1) * KMS, mask=inside, pixel_scale=1 * u.arcsec
+        )
+    np.testing.assert_array_equal(masked.mask, reference.mask)
+    # real maps: NGC 2903's SoFiA pair written with zeros
+    path = NGC2903 / "NGC_2903_mom1.fits"
+    if not path.exists():
+        pytest.skip(f"real data not present: {path}")
+    import galkin
+
+    sofia = galkin.load(path)
+    v0 = np.where(sofia.mask, sofia.moment0.value, 0.0) * sofia.moment0.unit
+    v1 = np.where(sofia.mask, sofia.moment1.value, 0.0) * sofia.moment1.unit
+    with pytest.warns(GalkinWarning, match="marks blanks with the value 0 km/s"):
+        zeros = KinematicMaps(v0, v1, beam=sofia.beam, wcs=sofia.wcs)
+    np.testing.assert_array_equal(zeros.mask, sofia.mask)
+
+
 # ---------------------------------------------------------------- a real cube
 def test_ngc2903_wsrt_cube():
     path = NGC2903 / "NGC_2903.fits"

@@ -6,7 +6,7 @@ any size (16-400 pixels), 26-94% blank, with outliers (+-50,000 km/s), off
 centre, and about any systemic velocity; every step is generic:
 
 1. reject outliers (:func:`valid_velocities`): a fill value standing for blanks
-   (:func:`blank_fill`: 0, -1e30, ... where a map has no NaN), values far beyond
+   (:func:`galkin.io.blanks.blank_fill`: 0, -1e30, ... where a map has no NaN), values far beyond
    the map's own velocity range, then pixels that disagree with the median of their
    neighbours by much more than the map's pixel-to-pixel scatter, and pixels
    with almost no valid neighbours (isolated noise);
@@ -30,15 +30,13 @@ import numpy as np
 from scipy import ndimage
 
 from .exceptions import GalkinError
+from .io.blanks import blank_fill
 
-__all__ = ["velocity_image", "valid_velocities", "blank_fill", "roughness", "VERSION"]
+__all__ = ["velocity_image", "valid_velocities", "roughness", "VERSION"]
 
 #: Changes whenever the images change (cached training sets carry it in their names).
 VERSION = 2
 
-#: One exact value held by at least this fraction of the valid pixels, and by most
-#: of the valid pixels on the map's edge, is a fill for blanks, not a velocity.
-FILL_FRACTION = 0.1
 #: Values further than this many times the 95th percentile of ``|v - median|``
 #: from the median are outliers (a disc's velocities span about 1x).
 GLOBAL_OUTLIER = 3.0
@@ -70,44 +68,6 @@ def _neighbour_median(vel, valid, radius=2):
     return median, count
 
 
-def blank_fill(velocity, valid):
-    """The pixels that hold a fill value marking blanks, where a map has one.
-
-    Maps written without NaN mark blanks with one constant -- 0, -1e30, a
-    BLANK value -- over the sky around the galaxy: most of a real map. Such a
-    value is the map's most frequent exact value, held by at least
-    ``FILL_FRACTION`` of its valid pixels and by more than half of the valid
-    pixels on its edge. A velocity field does not do that: even velocities
-    quantised to channels share a value along one isovelocity strip, which
-    touches the edge in a few places.
-
-    Parameters
-    ----------
-    velocity : `numpy.ndarray`, shape ``(ny, nx)``
-    valid : `numpy.ndarray` of bool
-        Pixels to consider.
-
-    Returns
-    -------
-    `numpy.ndarray` of bool
-        The fill's pixels (all False when the map has no fill value).
-    """
-    none = np.zeros(np.shape(velocity), dtype=bool)
-    values = velocity[valid]
-    if values.size == 0:
-        return none
-    unique, counts = np.unique(values, return_counts=True)
-    fill = unique[np.argmax(counts)]
-    if not FILL_FRACTION * values.size <= counts.max() < values.size:
-        return none  # no fill, or a constant map (which carries no kinematics)
-    edge = np.zeros_like(none)
-    edge[[0, -1], :] = edge[:, [0, -1]] = True
-    edge &= valid
-    if not edge.any() or np.mean(velocity[edge] == fill) <= 0.5:
-        return none
-    return valid & (velocity == fill)
-
-
 def valid_velocities(velocity, valid, *, passes=2):
     """The valid pixels of a moment-one map once outliers are rejected.
 
@@ -122,7 +82,8 @@ def valid_velocities(velocity, valid, *, passes=2):
     Returns
     -------
     `numpy.ndarray` of bool
-        ``valid`` without a blank fill (:func:`blank_fill`), outliers and isolated pixels.
+        ``valid`` without a blank fill (:func:`~galkin.io.blanks.blank_fill`), outliers
+        and isolated pixels.
     """
     valid = np.array(valid, dtype=bool)
     valid &= ~blank_fill(velocity, valid)

@@ -3,6 +3,7 @@
 The first stage of the data path, in the order a cube goes through it:
 
 * :mod:`galkin.io.maps` -- `KinematicMaps`, the data model every fit starts from;
+* :mod:`galkin.io.blanks` -- blanks written as a value (0, -1e30) instead of NaN;
 * :mod:`galkin.io.spectral` -- the spectral axis in km/s: rest frequency, convention;
 * :mod:`galkin.io.noise` -- the noise in line-free channels and of each channel;
 * :mod:`galkin.io.masking` -- 3-D emission masks (smooth, clip);

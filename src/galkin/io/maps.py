@@ -7,12 +7,15 @@ velocity).  Cubes become `KinematicMaps` through
 reverse); IFU velocity maps are wrapped directly.
 """
 
+import warnings
+
 import numpy as np
 from astropy import units as u
 from radio_beam import Beam
 
-from ..exceptions import GalkinError
+from ..exceptions import GalkinError, GalkinWarning
 from ..units import KM_S, as_quantity
+from .blanks import blank_fill
 
 __all__ = ["KinematicMaps", "MIN_VALID_PIXELS"]
 
@@ -77,7 +80,10 @@ class KinematicMaps:
         is estimated from the fit's residuals.
     mask : array of bool, optional
         `True` where a pixel is valid; combined with the finite pixels of
-        ``moment0`` and ``moment1``.
+        ``moment0`` and ``moment1``. Where ``moment1`` marks blanks with one
+        value instead of NaN (0, -1e30: :func:`galkin.io.blanks.blank_fill`),
+        those pixels are blanks too, with a `~galkin.exceptions.GalkinWarning`
+        (``meta["blank_fill"]`` records the value).
     pixel_scale : `~astropy.units.Quantity`, optional
         Angular size of a pixel; taken from ``wcs`` when omitted.
     beam : `radio_beam.Beam` or `~astropy.units.Quantity`, optional
@@ -157,6 +163,18 @@ class KinematicMaps:
                     f"mask has shape {mask.shape} but moment0 has shape {self.moment0.shape}."
                 )
             finite &= mask.astype(bool)
+        fill = blank_fill(self.moment1.value, finite)
+        fill_value = None
+        if fill.any():  # a velocity of 0 (or -1e30) km/s over the sky is not data
+            fill_value = float(self.moment1.value[fill][0])
+            warnings.warn(
+                f"moment1 marks blanks with the value {fill_value:g} km/s ({int(fill.sum())} "
+                "pixels, most of the map's edge): they are read as blanks. Write blanks "
+                "as NaN, or pass a mask, to say so yourself.",
+                GalkinWarning,
+                stacklevel=2,
+            )
+            finite &= ~fill
         self.mask = finite
         if self.n_valid == 0:
             raise GalkinError(
@@ -184,6 +202,8 @@ class KinematicMaps:
             self.systemic_velocity = self.systemic_velocity.to(KM_S)
         self.name = name or "galaxy"
         self.meta = dict(meta or {})
+        if fill_value is not None:
+            self.meta["blank_fill"] = fill_value * KM_S
 
     # ------------------------------------------------------------------ geometry
     @property
