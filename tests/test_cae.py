@@ -194,7 +194,7 @@ def test_blanks_written_as_a_fill_value_are_blanks(clf):
     with or without a systemic velocity, the verdict, distance and PA are those of the
     NaN-blanked map (the fill was read as velocities: 3 of the 10 development maps
     agreed with the eye); velocities quantised to channels are not a fill."""
-    from galkin.velocity_image import blank_fill
+    from galkin.io.blanks import blank_fill
 
     g = random_galaxy("disc", n_particles=6000, seed=11)
     vel = observe(g, inclination=60 * u.deg, position_angle=120 * u.deg).to_value(u.km / u.s)
@@ -218,6 +218,47 @@ def test_blanks_written_as_a_fill_value_are_blanks(clf):
         ).sum()
         > 0.2 * disc.size
     )
+
+
+def test_the_position_angle_follows_the_map_wcs(tmp_path):
+    """A map mirrored (east right) or transposed, with a WCS that says so, has the PA of
+    the standard map; read without its WCS, the same image is 30-120 deg off."""
+    g = random_galaxy("disc", n_particles=6000, seed=11)
+    vel = observe(g, inclination=60 * u.deg, position_angle=120 * u.deg).to_value(u.km / u.s)
+    s = 1 / 3600
+    ny, nx = vel.shape
+    cards = dict(CTYPE1="RA---TAN", CTYPE2="DEC--TAN", CRVAL1=150.0, CRVAL2=20.0, BUNIT="km/s")
+    views = {
+        "standard": (vel, dict(CD1_1=-s, CD1_2=0.0, CD2_1=0.0, CD2_2=s)),
+        "mirrored": (vel[:, ::-1], dict(CD1_1=s, CD1_2=0.0, CD2_1=0.0, CD2_2=s)),
+        "transposed": (vel.T, dict(CD1_1=0.0, CD1_2=-s, CD2_1=s, CD2_2=0.0)),
+    }
+    files = []
+    for name, (data, cd) in views.items():
+        header = fits.Header({**cards, **cd, "CRPIX1": (data.shape[1] + 1) / 2})
+        header["CRPIX2"] = (data.shape[0] + 1) / 2
+        fits.writeto(tmp_path / f"{name}.fits", data, header)
+        files.append(tmp_path / f"{name}.fits")
+    table = galkin.classify(files)
+    assert list(table["label"]) == ["regular"] * 3
+    pa = table["position_angle"].to_value(u.deg)
+    assert abs((pa[0] - 120 + 180) % 360 - 180) < 10
+    for k in (1, 2):
+        assert abs((pa[k] - pa[0] + 180) % 360 - 180) < 5
+        bare = galkin.classify(views[list(views)[k]][0] * u.km / u.s).position_angle.value
+        assert abs((bare - pa[0] + 180) % 360 - 180) > 20  # the WCS is what turned it
+    # the same through KinematicMaps carrying the WCS
+    from astropy.wcs import WCS
+
+    data, _ = views["mirrored"]
+    maps = KinematicMaps(
+        np.isfinite(data) * u.Jy,
+        data * u.km / u.s,
+        wcs=WCS(fits.getheader(files[1])),
+        name="mirrored",
+    )
+    one = galkin.classify(maps)
+    assert abs((one.position_angle.value - pa[0] + 180) % 360 - 180) < 5
 
 
 def test_classify_reads_files_as_a_new_user_passes_them(tmp_path):

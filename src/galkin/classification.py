@@ -10,8 +10,10 @@ position angle (``method="combined"``, the default), or is the thesis's boundary
 on the latent radius alone (``method="cae"``): a regular rotator has
 ``kappa > 0.5``. The latent angle is the position angle.
 
-The maps are assumed to have north up and east left (the standard orientation);
-the position angle is east of north to the receding side.
+The position angle is east of north to the receding side: a map with a
+celestial WCS (a cube, a survey's maps, a FITS image with RA/Dec axes) is
+oriented by it, whatever its rotation or handedness; a map without one is
+taken to have north up and east left (the standard orientation).
 """
 
 import functools
@@ -27,7 +29,7 @@ from astropy.table import QTable
 from .exceptions import GalkinError, GalkinWarning
 from .io.cube import is_cube, maps_from_cube
 from .io.files import read_velocity_data
-from .io.maps import KinematicMaps
+from .io.maps import KinematicMaps, wcs_jacobian
 from .units import KM_S, as_quantity
 
 __all__ = ["classify", "Classification", "DEFAULT_CLASSIFIER"]
@@ -83,15 +85,18 @@ def _registered_classifier(name):
 
 
 def _velocity_map(data, index):
-    """``(name, velocity in km/s with NaN blanks, mask)`` of one input."""
+    """``(name, velocity in km/s with NaN blanks, mask, sky Jacobian or None)`` of one
+    input; the Jacobian (pixel offsets -> east, north) where a WCS orients the map."""
     if isinstance(data, (str, os.PathLike)):  # named after its maps, else the file
-        read = read_velocity_data(data)
-        _, vel, mask = _velocity_map(read, index)
-        return getattr(read, "name", None) or Path(data).name.split(".fits")[0], vel, mask
+        read, wcs = read_velocity_data(data, return_wcs=True)
+        _, vel, mask, _ = _velocity_map(read, index)
+        name = getattr(read, "name", None) or Path(data).name.split(".fits")[0]
+        return name, vel, mask, None if wcs is None else wcs_jacobian(wcs, vel.shape)
     if is_cube(data):
         data = maps_from_cube(data)
     if isinstance(data, KinematicMaps):
-        return data.name, data.moment1.to_value(KM_S), data.mask
+        jacobian = None if data.wcs is None else data.sky_jacobian
+        return data.name, data.moment1.to_value(KM_S), data.mask, jacobian
     if isinstance(data, u.Quantity):
         vel = as_quantity(data, "data", "speed").to_value(KM_S)
         if vel.ndim != 2:
@@ -99,11 +104,21 @@ def _velocity_map(data, index):
                 f"A velocity map must be 2-D; got shape {vel.shape}. Pass a cube as a "
                 "SpectralCube, or a list of maps to classify several galaxies."
             )
-        return f"galaxy {index}", vel, np.isfinite(vel)
+        return f"galaxy {index}", vel, np.isfinite(vel), None
     raise GalkinError(
         "classify needs a file path, a KinematicMaps, a SpectralCube, or a 2-D velocity "
         f"Quantity (e.g. moment1 * u.km / u.s), or a list of them; got {type(data).__name__}."
     )
+
+
+def _on_sky(position_angle, jacobian):
+    """A PA measured on the image as if north were up and east left (deg), east of north
+    on the sky through the map's ``jacobian`` (None: the map is so oriented)."""
+    if jacobian is None or not np.isfinite(position_angle):
+        return position_angle
+    pa = np.radians(position_angle)
+    east, north = jacobian @ np.array([-np.sin(pa), np.cos(pa)])  # receding side
+    return float(np.degrees(np.arctan2(east, north)) % 360.0)
 
 
 def _input_name(item, index):
@@ -138,8 +153,8 @@ def classify(data, *, inclination=None, classifier=None, method=None):
         bare 2-D velocity image, in km/s without a velocity BUNIT: the label and
         angle do not depend on the unit). A bare Quantity is a 2-D moment-one map in
         any velocity unit, with NaN blanks, about any systemic velocity (it is
-        subtracted), with or without outliers, the galaxy anywhere in the map.
-        Any size; pixels must be square.
+        subtracted), with or without outliers, the galaxy anywhere in the map,
+        north up and east left. Any size; pixels must be square.
     inclination : `~astropy.units.Quantity`, optional
         Inclination (scalar, or one per galaxy) used only to pick the calibrated
         PA uncertainty; without it the uncertainty over all inclinations is given.
@@ -174,10 +189,10 @@ def classify(data, *, inclination=None, classifier=None, method=None):
         classifier = DEFAULT_CLASSIFIER
     if isinstance(classifier, str):
         classifier = _registered_classifier(classifier)
-    names, images, masks, errors = [], [], [], []
+    names, images, masks, errors, jacobians = [], [], [], [], []
     for k, item in enumerate(items):
         try:
-            name, vel, mask = _velocity_map(item, k)
+            name, vel, mask, jacobian = _velocity_map(item, k)
             image, valid, _ = velocity_image(vel, mask, size=classifier.size)
         except (GalkinError, OSError, ValueError) as exc:
             if not many:
@@ -190,6 +205,7 @@ def classify(data, *, inclination=None, classifier=None, method=None):
         errors.append("")
         images.append(image)
         masks.append(valid)
+        jacobians.append(jacobian)
     ok = np.array([e == "" for e in errors])
     if not ok.any():
         raise GalkinError(f"None of the {len(items)} galaxies could be classified: {errors[0]}")
@@ -200,7 +216,11 @@ def classify(data, *, inclination=None, classifier=None, method=None):
             GalkinWarning,
             stacklevel=2,
         )
-    out = _fill(classifier.predict(np.stack(images), np.stack(masks), method=method), ok)
+    out = classifier.predict(np.stack(images), np.stack(masks), method=method)
+    out["position_angle"] = np.array(
+        [_on_sky(pa, jac) for pa, jac in zip(out["position_angle"], jacobians, strict=True)]
+    )
+    out = _fill(out, ok)
     incl = None
     if inclination is not None:
         incl = as_quantity(inclination, "inclination", "angle").to_value(u.deg)

@@ -66,7 +66,7 @@ def survey_files(paths):
     return list(dict.fromkeys(found))
 
 
-def read_velocity_map(path, *, unit=KM_S):
+def read_velocity_map(path, *, unit=KM_S, return_wcs=False):
     """A velocity map from a plain FITS image: the first 2-D image in the file.
 
     Parameters
@@ -74,11 +74,14 @@ def read_velocity_map(path, *, unit=KM_S):
     path : str or `pathlib.Path`
     unit : `~astropy.units.UnitBase`, optional
         The unit of the values when the header has no velocity BUNIT.
+    return_wcs : bool, optional
+        Also return the image's celestial `~astropy.wcs.WCS` (None without one),
+        which orients it on the sky.
 
     Returns
     -------
     `~astropy.units.Quantity`
-        2-D, NaN for blanks.
+        2-D, NaN for blanks; with ``return_wcs``, ``(map, wcs)``.
     """
     from astropy.io import fits
     from astropy.io.fits.verify import VerifyWarning
@@ -91,20 +94,38 @@ def read_velocity_map(path, *, unit=KM_S):
             for hdu in hdul:
                 if hdu.data is not None and np.squeeze(hdu.data).ndim == 2:
                     data = np.asarray(np.squeeze(hdu.data), dtype=float)
-                    bunit = str(hdu.header.get("BUNIT", "")).strip()
+                    header = hdu.header.copy()
                     break
             else:
                 raise GalkinError(f"{path} holds no 2-D image to read a velocity map from.")
+    bunit = str(header.get("BUNIT", "")).strip()
     try:
         header_unit = u.Unit(bunit) if bunit else None
     except ValueError:
         header_unit = None
     if header_unit is not None and header_unit.is_equivalent(KM_S):
         unit = header_unit
-    return (data * u.Unit(unit)).to(KM_S)
+    velocity = (data * u.Unit(unit)).to(KM_S)
+    return (velocity, _celestial_wcs(header, data.shape)) if return_wcs else velocity
 
 
-def read_velocity_data(path):
+def _celestial_wcs(header, shape):
+    """The celestial WCS of an image's header, or None (no RA/Dec axes, malformed cards,
+    or axes that do not match the image)."""
+    from astropy.wcs import WCS
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # astropy's fixes of old-style cards
+        try:
+            wcs = WCS(header).celestial
+        except Exception:
+            return None
+    if wcs.naxis != 2 or not wcs.has_celestial or wcs.pixel_shape not in (None, shape[::-1]):
+        return None
+    return wcs
+
+
+def read_velocity_data(path, *, return_wcs=False):
     """What a file holds, as :func:`galkin.classify` takes it.
 
     A file a survey adapter recognises is read by it (:func:`galkin.load`), a
@@ -113,7 +134,9 @@ def read_velocity_data(path):
     (:func:`read_velocity_map`; km/s without a velocity BUNIT -- a classification
     does not depend on the unit).
 
-    Returns a `~galkin.KinematicMaps` or a velocity `~astropy.units.Quantity`.
+    Returns a `~galkin.KinematicMaps` or a velocity `~astropy.units.Quantity`;
+    with ``return_wcs``, ``(that, wcs)``, the celestial `~astropy.wcs.WCS` that
+    orients it on the sky (None without one).
     """
     from .fitscube import maps_from_fits
     from .loading import load
@@ -122,11 +145,14 @@ def read_velocity_data(path):
     if not path.is_file():
         raise GalkinError(f"{path} does not exist (or is not a file).")
     if identify(path) is not None:
-        return load(path)
-    header = read_primary_header(path)
-    if header is not None and int(header.get("NAXIS", 0)) >= 3:
-        return maps_from_fits(path)
-    return read_velocity_map(path)
+        read = load(path)
+    else:
+        header = read_primary_header(path)
+        if header is not None and int(header.get("NAXIS", 0)) >= 3:
+            read = maps_from_fits(path)
+        else:
+            return read_velocity_map(path, return_wcs=return_wcs)
+    return (read, getattr(read, "wcs", None)) if return_wcs else read
 
 
 def data_ndim(path):

@@ -17,7 +17,7 @@ from ..exceptions import GalkinError, GalkinWarning
 from ..units import KM_S, as_quantity
 from .blanks import blank_fill
 
-__all__ = ["KinematicMaps", "MIN_VALID_PIXELS"]
+__all__ = ["KinematicMaps", "MIN_VALID_PIXELS", "wcs_jacobian"]
 
 #: Fewer valid pixels than this and a map cannot constrain a disc model.
 MIN_VALID_PIXELS = 16
@@ -60,6 +60,29 @@ def _as_beam(beam):
         "pa=30*u.deg)) or an angle Quantity for a circular beam (e.g. beam=3*u.arcsec); "
         f"got {type(beam).__name__}."
     )
+
+
+def wcs_jacobian(wcs, shape):
+    """2x2 matrix turning pixel offsets ``(dx, dy)`` into ``(east, north)`` arcsec.
+
+    At the centre of a map of ``shape`` ``(ny, nx)`` with the celestial ``wcs``.
+    The offsets are those of astropy's ``SkyCoord.spherical_offsets_to`` (the
+    longitude and latitude in a frame whose origin is the map's centre),
+    computed here in NumPy: building sky coordinates costs milliseconds.
+    """
+    ny, nx = shape
+    x0, y0 = (nx - 1) / 2, (ny - 1) / 2
+    lon, lat = wcs.pixel_to_world_values([x0, x0 + 1.0, x0], [y0, y0, y0 + 1.0])
+    if wcs.wcs.lng == 1:  # a (lat, lon) WCS
+        lon, lat = lat, lon
+    lon, lat = np.radians(lon), np.radians(lat)
+    # unit vectors, rotated so that the centre lies at (lon, lat) = (0, 0)
+    dlon = lon - lon[0]
+    x, y, z = np.cos(lat) * np.cos(dlon), np.cos(lat) * np.sin(dlon), np.sin(lat)
+    sin0, cos0 = np.sin(lat[0]), np.cos(lat[0])
+    east = np.arctan2(y, x * cos0 + z * sin0)
+    north = np.arcsin(np.clip(z * cos0 - x * sin0, -1.0, 1.0))
+    return np.degrees(np.array([[east[1], east[2]], [north[1], north[2]]])) * 3600.0
 
 
 class KinematicMaps:
@@ -217,26 +240,9 @@ class KinematicMaps:
         return int(self.mask.sum())
 
     def _jacobian_from_wcs(self):
-        """2x2 matrix turning pixel offsets ``(dx, dy)`` into ``(east, north)`` arcsec.
-
-        The offsets are those of astropy's ``SkyCoord.spherical_offsets_to`` (the
-        longitude and latitude in a frame whose origin is the map's centre),
-        computed here in NumPy: building sky coordinates costs milliseconds.
-        """
-        ny, nx = self.moment0.shape if hasattr(self, "moment0") else (1, 1)
-        x0, y0 = (nx - 1) / 2, (ny - 1) / 2
-        lon, lat = self.wcs.pixel_to_world_values([x0, x0 + 1.0, x0], [y0, y0, y0 + 1.0])
-        if self.wcs.wcs.lng == 1:  # a (lat, lon) WCS
-            lon, lat = lat, lon
-        lon, lat = np.radians(lon), np.radians(lat)
-        # unit vectors, rotated so that the centre lies at (lon, lat) = (0, 0)
-        dlon = lon - lon[0]
-        x, y, z = np.cos(lat) * np.cos(dlon), np.cos(lat) * np.sin(dlon), np.sin(lat)
-        sin0, cos0 = np.sin(lat[0]), np.cos(lat[0])
-        east = np.arctan2(y, x * cos0 + z * sin0)
-        north = np.arcsin(np.clip(z * cos0 - x * sin0, -1.0, 1.0))
-        jac = np.degrees(np.array([[east[1], east[2]], [north[1], north[2]]])) * 3600.0
-        return jac
+        """`wcs_jacobian` of the maps' WCS at their centre."""
+        shape = self.moment0.shape if hasattr(self, "moment0") else (1, 1)
+        return wcs_jacobian(self.wcs, shape)
 
     @property
     def sky_jacobian(self):
