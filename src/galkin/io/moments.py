@@ -32,7 +32,7 @@ from astropy import units as u
 
 from ..exceptions import GalkinError
 from ..units import as_quantity
-from . import masking, noise
+from . import blanks, masking, noise
 
 __all__ = [
     "Moments",
@@ -127,6 +127,14 @@ def _noiseless_peak(data):
     return high if noise.robust_sigma(samples) <= NOISELESS_LEVEL * peak else None
 
 
+def _without_constant_spectra(data, info):
+    """``data`` with its constant spectra blank (:func:`~galkin.io.blanks.constant_spectra`:
+    a fill, whose zeros would be read as noise samples), counted in ``info``."""
+    constant = blanks.constant_spectra(data)
+    info["constant_spectra"] = int(constant.sum())
+    return blanks.Blanked(data, constant) if constant.any() else data
+
+
 def _emission(data, level):
     mask = np.zeros(data.shape, dtype=bool)
     with np.errstate(invalid="ignore"):
@@ -189,6 +197,7 @@ def noise_and_mask(data, *, method="smooth", nsigma=4.0, noise_rms=None, kernel_
                 requested_mask_method=method,
             )
             return (None if method == "none" else _emission(data, level)), None, info
+        data = _without_constant_spectra(data, info)
         rms, line_free = noise.estimate_rms(data)
         info["noise_rms"] = rms
         info["noise_method"] = (
