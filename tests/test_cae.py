@@ -261,6 +261,25 @@ def test_the_position_angle_follows_the_map_wcs(tmp_path):
     assert abs((one.position_angle.value - pa[0] + 180) % 360 - 180) < 5
 
 
+def test_a_moment_map_exported_as_a_4d_cube_is_a_map(tmp_path):
+    """CASA exports moment maps with a frequency and a Stokes axis of one pixel each; such
+    a file was read as a cube (and failed for want of a rest frequency)."""
+    g = random_galaxy("disc", n_particles=6000, seed=11)
+    vel = observe(g, inclination=60 * u.deg, position_angle=120 * u.deg).to_value(u.km / u.s)
+    s = 1 / 3600
+    header = fits.Header(
+        dict(CTYPE1="RA---SIN", CDELT1=-s, CRPIX1=32.5, CRVAL1=150.0, CTYPE2="DEC--SIN")
+        | dict(CDELT2=s, CRPIX2=32.5, CRVAL2=20.0, CTYPE3="FREQ", CDELT3=1e9, CRVAL3=230.5e9)
+        | dict(CUNIT3="Hz", CTYPE4="STOKES", CRVAL4=1.0, BUNIT="km/s", TELESCOP="ALMA")
+    )
+    fits.writeto(tmp_path / "casa_mom1.fits", (vel + 1500)[None, None], header)
+    read = galkin.classify(tmp_path / "casa_mom1.fits")
+    bare = galkin.classify(vel * u.km / u.s)
+    assert read.label == bare.label == "regular"
+    assert read.boundary_distance == pytest.approx(bare.boundary_distance, abs=1e-3)
+    assert read.position_angle.value == pytest.approx(bare.position_angle.value, abs=0.1)
+
+
 def test_classify_reads_files_as_a_new_user_passes_them(tmp_path):
     """A path (str or Path) to a bare 2-D velocity image -- no BUNIT, no WCS, in m/s
     -- or to a cube: the same verdict and angle as the arrays themselves, named

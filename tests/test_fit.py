@@ -193,6 +193,12 @@ def test_a_velocity_image_is_not_taken_for_a_cube(tmp_path):
     fits.PrimaryHDU(np.zeros((16, 16))).writeto(tmp_path / "mom1.fits")
     with pytest.raises(GalkinError, match="2-D image, not a cube.*galkin.classify"):
         galkin.fit(tmp_path / "mom1.fits")
+    # as CASA exports one: 4-D, one frequency channel and one Stokes plane (the error
+    # said the spectral axis needed a rest frequency)
+    casa = fits.Header({"CTYPE3": "FREQ", "CRVAL3": 230.5e9, "CTYPE4": "STOKES"})
+    fits.PrimaryHDU(np.zeros((1, 1, 16, 16)), casa).writeto(tmp_path / "casa.fits")
+    with pytest.raises(GalkinError, match="2-D image, not a cube.*galkin.classify"):
+        galkin.fit(tmp_path / "casa.fits")
 
 
 def test_beam_override_on_maps(cube):

@@ -70,8 +70,16 @@ def as_maps(
                 path, adapter=adapter, **{k: v for k, v in options.items() if v is not None}
             )
         else:  # any other FITS cube: read directly (spectral-cube for what that cannot)
+            from .io.files import data_ndim
             from .io.fitscube import maps_from_fits
 
+            if data_ndim(path) == 2:
+                raise GalkinError(
+                    f"{str(path)!r} holds a 2-D image, not a cube. galkin.fit needs moment 0 "
+                    "and moment 1 together: pass a cube, a survey's files, or "
+                    "KinematicMaps(moment0, moment1, ...); a velocity map alone can be "
+                    "classified with galkin.classify."
+                )
             try:
                 return maps_from_fits(
                     path,
@@ -85,15 +93,6 @@ def as_maps(
             except GalkinError:
                 raise
             except Exception as exc:
-                from .io.files import data_ndim
-
-                if data_ndim(path) == 2:
-                    raise GalkinError(
-                        f"{str(path)!r} holds a 2-D image, not a cube. galkin.fit needs moment 0 "
-                        "and moment 1 together: pass a cube, a survey's files, or "
-                        "KinematicMaps(moment0, moment1, ...); a velocity map alone can be "
-                        "classified with galkin.classify."
-                    ) from exc
                 raise GalkinError(
                     f"{str(path)!r} is not a cube galkin can read: no survey adapter knows it "
                     f"and spectral-cube failed ({type(exc).__name__}: {exc}). Check that it is "

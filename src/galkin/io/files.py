@@ -148,22 +148,32 @@ def read_velocity_data(path, *, return_wcs=False):
         read = load(path)
     else:
         header = read_primary_header(path)
-        if header is not None and int(header.get("NAXIS", 0)) >= 3:
+        if header is not None and _spans(header) >= 3:
             read = maps_from_fits(path)
         else:
             return read_velocity_map(path, return_wcs=return_wcs)
     return (read, getattr(read, "wcs", None)) if return_wcs else read
 
 
+def _spans(header):
+    """Axes of more than one pixel: 2 for a map written as a 4-D "cube" with one
+    channel and one Stokes plane (as CASA exports moment maps), 3 for a cube."""
+    return sum(
+        int(header.get(f"NAXIS{k}", 1)) > 1 for k in range(1, int(header.get("NAXIS", 0)) + 1)
+    )
+
+
 def data_ndim(path):
-    """Dimensions of the first data array in a FITS file (0 when it cannot be read)."""
+    """Axes of more than one pixel of the first data array in a FITS file, from the
+    headers alone (2 for a map, also one written with a single channel and Stokes plane;
+    0 when the file cannot be read)."""
     from astropy.io import fits
 
     try:
         with fits.open(path) as hdul:
             for hdu in hdul:
-                if hdu.data is not None:
-                    return int(np.squeeze(hdu.data).ndim)
+                if int(hdu.header.get("NAXIS", 0)) > 0:
+                    return _spans(hdu.header)
     except Exception:  # not FITS, or truncated: the caller's own message stands
         return 0
     return 0
