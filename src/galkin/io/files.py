@@ -22,6 +22,7 @@ from astropy import units as u
 from ..exceptions import GalkinError
 from ..units import KM_S
 from .loading import identify, read_primary_header
+from .maps import celestial_wcs
 
 __all__ = ["read_velocity_data", "data_ndim", "survey_files", "read_velocity_map", "FITS_SUFFIXES"]
 
@@ -106,23 +107,7 @@ def read_velocity_map(path, *, unit=KM_S, return_wcs=False):
     if header_unit is not None and header_unit.is_equivalent(KM_S):
         unit = header_unit
     velocity = (data * u.Unit(unit)).to(KM_S)
-    return (velocity, _celestial_wcs(header, data.shape)) if return_wcs else velocity
-
-
-def _celestial_wcs(header, shape):
-    """The celestial WCS of an image's header, or None (no RA/Dec axes, malformed cards,
-    or axes that do not match the image)."""
-    from astropy.wcs import WCS
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # astropy's fixes of old-style cards
-        try:
-            wcs = WCS(header).celestial
-        except Exception:
-            return None
-    if wcs.naxis != 2 or not wcs.has_celestial or wcs.pixel_shape not in (None, shape[::-1]):
-        return None
-    return wcs
+    return (velocity, celestial_wcs(header, data.shape)) if return_wcs else velocity
 
 
 def read_velocity_data(path, *, return_wcs=False):

@@ -17,7 +17,7 @@ from ..exceptions import GalkinError, GalkinWarning
 from ..units import KM_S, as_quantity
 from .blanks import blank_fill
 
-__all__ = ["KinematicMaps", "MIN_VALID_PIXELS", "wcs_jacobian"]
+__all__ = ["KinematicMaps", "MIN_VALID_PIXELS", "celestial_wcs", "wcs_jacobian"]
 
 #: Fewer valid pixels than this and a map cannot constrain a disc model.
 MIN_VALID_PIXELS = 16
@@ -60,6 +60,25 @@ def _as_beam(beam):
         "pa=30*u.deg)) or an angle Quantity for a circular beam (e.g. beam=3*u.arcsec); "
         f"got {type(beam).__name__}."
     )
+
+
+def celestial_wcs(header, shape=None):
+    """The celestial WCS of an image's ``header``, or None: no RA/Dec axes, malformed
+    cards, or (given the image's ``shape``, ``(ny, nx)``) axes of another size."""
+    from astropy.wcs import WCS, FITSFixedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)  # astropy repairing old cards
+        warnings.simplefilter("ignore", u.UnitsWarning)
+        try:
+            wcs = WCS(header).celestial
+        except Exception:  # malformed WCS cards: the caller falls back to no WCS
+            return None
+    if wcs.naxis != 2 or not wcs.has_celestial:
+        return None
+    if shape is not None and wcs.pixel_shape not in (None, tuple(shape)[::-1]):
+        return None
+    return wcs
 
 
 def wcs_jacobian(wcs, shape):

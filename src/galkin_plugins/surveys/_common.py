@@ -14,10 +14,11 @@ import warnings
 import numpy as np
 from astropy import units as u
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import FITSFixedWarning
 from radio_beam import Beam
 
 from galkin.exceptions import GalkinError, RejectedGalaxy
+from galkin.io.maps import celestial_wcs
 from galkin.units import KM_S, as_value
 
 __all__ = [
@@ -274,16 +275,6 @@ def header_beam(header):
         beam = Beam(major * u.arcsec, minor * u.arcsec, pa * u.deg)
         return beam, "header BMMAJ/BMMIN/BMPA (WSRT/GIPSY, arcsec)"
     return None, None
-
-
-def celestial_wcs(header):
-    """The celestial WCS of ``header``, or None when it has no RA/Dec axes."""
-    with quiet_fits():
-        try:
-            wcs = WCS(header).celestial
-        except Exception:  # malformed WCS cards: fall back to a plain pixel scale
-            return None
-    return wcs if wcs.naxis == 2 and wcs.has_celestial else None
 
 
 def speed_threshold(value, name):
