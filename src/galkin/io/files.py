@@ -154,8 +154,8 @@ def data_ndim(path):
     0 when the file cannot be read)."""
     from astropy.io import fits
 
-    try:
-        with fits.open(path) as hdul:
+    try:  # the stream is ours to close: astropy leaves it open when the file is corrupt
+        with open(path, "rb") as stream, fits.open(stream) as hdul:
             for hdu in hdul:
                 if int(hdu.header.get("NAXIS", 0)) > 0:
                     return _spans(hdu.header)
