@@ -44,6 +44,7 @@ __all__ = [
     "noise_value",
     "with_unit",
     "NOISELESS_LEVEL",
+    "NOISELESS_PIXEL_LEVEL",
     "DEFAULT_NSIGMA",
     "MASK_METHODS",
     "NO_BEAM_KERNEL_PX",
@@ -59,6 +60,11 @@ NO_BEAM_KERNEL_PX = 2.0
 #: emission is the voxels brighter than this fraction of the peak (not ``> 0``:
 #: the round-off of an FFT convolution is not emission).
 NOISELESS_LEVEL = 1e-6
+#: Of a noiseless cube's emission, the pixels whose summed emission is below this
+#: fraction of the brightest pixel's are left out: there the beam's far wings decide
+#: the map -- the decoder renders a beam to 4 sigma (e^-8, 3e-4 of its peak) -- and
+#: the simulator's round-off with them, so the model cannot describe them.
+NOISELESS_PIXEL_LEVEL = 1e-4
 
 
 @dataclass
@@ -136,10 +142,15 @@ def _without_constant_spectra(data, info):
 
 
 def _emission(data, level):
+    """A noiseless cube's emission: voxels above ``level``, in the pixels whose summed
+    emission reaches ``NOISELESS_PIXEL_LEVEL`` of the brightest pixel's."""
     mask = np.zeros(data.shape, dtype=bool)
+    total = np.zeros(data.shape[1:])
     with np.errstate(invalid="ignore"):
         for start, stop, block in noise.channel_blocks(data):
             mask[start:stop] = block > level
+            total += np.where(mask[start:stop], block, 0.0).sum(axis=0)
+    mask &= total >= NOISELESS_PIXEL_LEVEL * total.max()
     return mask
 
 
@@ -191,7 +202,8 @@ def noise_and_mask(data, *, method="smooth", nsigma=4.0, noise_rms=None, kernel_
                 mask_method=(
                     "none"
                     if method == "none"
-                    else f"emission (voxels > {NOISELESS_LEVEL:g} x peak)"
+                    else f"emission (voxels > {NOISELESS_LEVEL:g} x peak, in pixels > "
+                    f"{NOISELESS_PIXEL_LEVEL:g} x the brightest)"
                 ),
                 mask_threshold=None,
                 requested_mask_method=method,
