@@ -31,6 +31,7 @@ from pathlib import Path
 
 from .checkpoint import Checkpoint, decode_row, encode_row
 from .exceptions import GalkinError, GalkinWarning
+from .io.files import galaxy_name
 from .model import resolve_device
 from .survey_table import curve_table, failure_row, result_row, survey_table
 
@@ -46,10 +47,7 @@ MAX_ATTEMPTS = 2
 
 def _default_name(item, index):
     if isinstance(item, (str, Path)):
-        name = Path(item).name
-        for suffix in (".gz", ".fits", ".fit", ".fz"):
-            name = name.removesuffix(suffix)
-        return name
+        return galaxy_name(item)
     return getattr(item, "name", None) or f"galaxy_{index}"
 
 

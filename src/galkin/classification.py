@@ -20,7 +20,6 @@ import functools
 import os
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from astropy import units as u
@@ -28,7 +27,7 @@ from astropy.table import QTable
 
 from .exceptions import GalkinError, GalkinWarning
 from .io.cube import is_cube, maps_from_cube
-from .io.files import read_velocity_data
+from .io.files import galaxy_name, read_velocity_data
 from .io.maps import KinematicMaps, wcs_jacobian
 from .units import KM_S, as_quantity
 
@@ -89,9 +88,10 @@ def _velocity_map(data, index):
     input; the Jacobian (pixel offsets -> east, north) where a WCS orients the map."""
     if isinstance(data, (str, os.PathLike)):  # named after its maps, else the file
         read, wcs = read_velocity_data(data, return_wcs=True)
-        _, vel, mask, _ = _velocity_map(read, index)
-        name = getattr(read, "name", None) or Path(data).name.split(".fits")[0]
-        return name, vel, mask, None if wcs is None else wcs_jacobian(wcs, vel.shape)
+        _, vel, mask, jacobian = _velocity_map(read, index)
+        if jacobian is None and wcs is not None:  # a bare image oriented by its header
+            jacobian = wcs_jacobian(wcs, vel.shape)
+        return getattr(read, "name", None) or galaxy_name(data), vel, mask, jacobian
     if is_cube(data):
         data = maps_from_cube(data)
     if isinstance(data, KinematicMaps):
@@ -124,7 +124,7 @@ def _on_sky(position_angle, jacobian):
 def _input_name(item, index):
     """The name of an input that could not be read: its file, its maps' name, or its index."""
     if isinstance(item, (str, os.PathLike)):
-        return Path(item).name.split(".fits")[0]
+        return galaxy_name(item)
     return getattr(item, "name", None) or f"galaxy {index}"
 
 

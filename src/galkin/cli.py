@@ -186,11 +186,11 @@ def survey(args):
 def classify_files(args):
     """Classify velocity maps (survey files, cubes or plain 2-D images) as regular or not."""
     import galkin
-    from galkin.io.files import survey_files
+    from galkin.io.files import galaxy_name, survey_files
 
     paths = survey_files(args.paths)
     table = galkin.classify(list(paths))  # a broken file gets a "failed" row
-    table["name"] = [path.name.split(".fits")[0] for path in paths]
+    table["name"] = [galaxy_name(path) for path in paths]
     print(table["name", "label", "boundary_distance", "position_angle"])
     for row in table[table["label"] == "failed"]:
         print(f"{row['name']}: {row['error']}")

@@ -24,7 +24,14 @@ from ..units import KM_S
 from .loading import identify, read_primary_header
 from .maps import celestial_wcs
 
-__all__ = ["read_velocity_data", "data_ndim", "survey_files", "read_velocity_map", "FITS_SUFFIXES"]
+__all__ = [
+    "read_velocity_data",
+    "data_ndim",
+    "galaxy_name",
+    "survey_files",
+    "read_velocity_map",
+    "FITS_SUFFIXES",
+]
 
 #: File names a directory scan takes for FITS files.
 FITS_SUFFIXES = (".fits", ".fits.gz", ".fit", ".fit.gz", ".fts")
@@ -32,6 +39,15 @@ FITS_SUFFIXES = (".fits", ".fits.gz", ".fit", ".fit.gz", ".fts")
 
 def _is_fits_name(path):
     return path.name.lower().endswith(FITS_SUFFIXES)
+
+
+def galaxy_name(path):
+    """A galaxy's name from its file: the file name without ``.gz``, ``.fits``, ``.fit``
+    or ``.fz`` (as `galkin.fit_many`, `galkin.classify` and the command line name rows)."""
+    name = Path(path).name
+    for suffix in (".gz", ".fits", ".fit", ".fz"):
+        name = name.removesuffix(suffix)
+    return name
 
 
 def survey_files(paths):
@@ -132,8 +148,7 @@ def read_velocity_data(path, *, return_wcs=False):
     if identify(path) is not None:
         read = load(path)
     else:
-        header = read_primary_header(path)
-        if header is not None and _spans(header) >= 3:
+        if data_ndim(path) >= 3:
             read = maps_from_fits(path)
         else:
             return read_velocity_map(path, return_wcs=return_wcs)
