@@ -52,6 +52,9 @@ import train_cae  # noqa: E402
 
 THESIS_RECALL = {"noiseless": 0.85, "S/N=10": 0.825}
 THESIS_PA = "+-23 (32.5 deg) ... +-17 (82.5 deg)"
+#: Inclination bins (deg) of the recall by inclination; galkin.classify flags maps
+#: below galkin.quality.LOW_INCLINATION (30 deg) when given their inclination.
+RECALL_INCLINATION_BINS = ((5, 15), (15, 30), (30, 45), (45, 65), (65, 85), (30, 85))
 DEV_MAPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "alma_cae_dev"
 
 
@@ -92,12 +95,16 @@ def evaluate(clf, data, methods):
         sig.append((lo, hi, pa_sigma(first["position_angle"][sel], data["position_angle"][sel])))
     steep = regular & (data["inclination"] > 45)
     steep_sigma = pa_sigma(first["position_angle"][steep], data["position_angle"][steep])
+    incl = []
+    for lo, hi in RECALL_INCLINATION_BINS:
+        sel = (data["inclination"] >= lo) & (data["inclination"] < hi)
+        incl.append((lo, hi, *recall(out[methods[-1]]["regular"][sel], regular[sel])))
     kinds = {
         k: (regular[s].mean(), *((o["regular"][s] == regular[s]).mean() for o in out.values()))
         for k in dict.fromkeys(data["kind"])
         if (s := data["kind"] == k).any()
     }
-    return rec, sig, steep_sigma, kinds
+    return rec, sig, steep_sigma, kinds, incl
 
 
 def supervised_bound(tests, population, epochs=60, seed=0):
@@ -212,14 +219,14 @@ def main(argv=None):
         + " ".join(f"{f'{lo:.0f}-{hi:.0f}':>7}" for lo, hi, _ in rows[0][4])
         + f" {'>45':>7}"
     )
-    for population, label, _, _, sig, steep, _ in rows:
+    for population, label, _, _, sig, steep, *_ in rows:
         cells = " ".join(f"{s:>7.1f}" for _, _, s in sig)
         print(f"{population:<10} {label:<10} {cells} {steep:>7.1f}")
     print(
         "\nPer kind: fraction labelled regular (kappa > 0.5) / fraction classified correctly "
         f"({' / '.join(methods)})"
     )
-    for population, label, *_, kinds in rows:
+    for population, label, *_, kinds, _ in rows:
         print(
             f"{population} {label}: "
             + ", ".join(
@@ -227,6 +234,19 @@ def main(argv=None):
                 for k, (r, *acc) in kinds.items()
             )
         )
+    print(
+        f"\nRecall by inclination (deg), {methods[-1]} decision: regular / disturbed / mean "
+        "(near face-on a rotating disc's velocity field shows v sin i, little of its rotation)"
+    )
+    print(
+        f"{'population':<10} {'set':<10} "
+        + " ".join(f"{f'{lo}-{hi}':>16}" for lo, hi in RECALL_INCLINATION_BINS)
+    )
+    for population, label, *_, incl in rows:
+        cells = " ".join(
+            f"{reg:>4.0%}/{dis:>4.0%}/{0.5 * (reg + dis):>4.0%}" for *_, reg, dis in incl
+        )
+        print(f"{population:<10} {label:<10} {cells}")
     if args.dev_maps.is_dir():
         dev_map_table(clf, args.dev_maps, methods)
     else:

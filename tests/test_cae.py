@@ -167,6 +167,25 @@ def test_classifier_on_simulated_galaxies(clf):
     assert np.median(err) < 3 * res["position_angle_error"][0].value
 
 
+def test_classify_flags_galaxies_near_face_on():
+    """Near face-on a velocity map shows v sin i, little of the rotation: a given
+    inclination below galkin.quality.LOW_INCLINATION flags the label as uncertain,
+    with a warning naming the galaxy, and does not change it."""
+    disc = random_galaxy("disc", seed=101)
+    maps = [observe(disc, inclination=i * u.deg, position_angle=40 * u.deg) for i in (12, 65)]
+    with pytest.warns(GalkinWarning, match=r"1 of 2 galaxies \('galaxy 0'\).*less than 30 deg"):
+        table = galkin.classify(maps, inclination=[12, 65] * u.deg)
+    assert list(table["flag_low_inclination"]) == [True, False]
+    plain = galkin.classify(maps)
+    assert not plain["flag_low_inclination"].any()
+    assert list(plain["label"]) == list(table["label"])
+    with pytest.warns(GalkinWarning, match="less than 30 deg"):
+        assert galkin.classify(maps[0], inclination=12 * u.deg).low_inclination
+    assert not galkin.classify(maps[1], inclination=65 * u.deg).low_inclination
+    with pytest.raises(GalkinError, match="inclination must be one value or one per galaxy"):
+        galkin.classify(maps, inclination=[12, 40, 65] * u.deg)
+
+
 def test_classify_inputs_of_any_size_unit_and_blanks(clf):
     g = random_galaxy("disc", n_particles=6000, seed=11)
     vel = observe(g, inclination=60 * u.deg, position_angle=120 * u.deg)

@@ -29,6 +29,7 @@ from .exceptions import GalkinError, GalkinWarning
 from .io.cube import is_cube, maps_from_cube
 from .io.files import galaxy_name, read_velocity_data
 from .io.maps import KinematicMaps, wcs_jacobian
+from .quality import LOW_INCLINATION
 from .units import KM_S, as_quantity
 
 __all__ = ["classify", "Classification", "DEFAULT_CLASSIFIER"]
@@ -59,6 +60,11 @@ class Classification:
         East of north to the receding side, and its calibrated 1-sigma (which
         depends on the inclination when one is given). Meaningful for regular
         rotators only.
+    low_inclination : bool
+        The inclination given is below `galkin.quality.LOW_INCLINATION` (30
+        deg): the map shows ``v sin i``, little of the rotation, and regular
+        rotators there are often called disturbed; the label is uncertain.
+        False when no inclination is given.
     """
 
     name: str
@@ -69,6 +75,7 @@ class Classification:
     disc_residual: float
     position_angle: u.Quantity
     position_angle_error: u.Quantity
+    low_inclination: bool = False
 
     @property
     def regular(self):
@@ -156,8 +163,11 @@ def classify(data, *, inclination=None, classifier=None, method=None):
         subtracted), with or without outliers, the galaxy anywhere in the map,
         north up and east left. Any size; pixels must be square.
     inclination : `~astropy.units.Quantity`, optional
-        Inclination (scalar, or one per galaxy) used only to pick the calibrated
-        PA uncertainty; without it the uncertainty over all inclinations is given.
+        Inclination (scalar, or one per galaxy, e.g. from photometry). It picks
+        the calibrated PA uncertainty (without it the uncertainty over all
+        inclinations is given) and flags galaxies below
+        `galkin.quality.LOW_INCLINATION`, whose labels are uncertain (with a
+        `~galkin.exceptions.GalkinWarning`); it does not change the label.
     classifier : str or object, optional
         A registered classifier name (see `galkin.plugins.list_classifiers`), or
         anything with ``predict(images, masks, *, method)``, ``pa_error(inclination_deg)``
@@ -173,11 +183,11 @@ def classify(data, *, inclination=None, classifier=None, method=None):
         A `~galkin.classification.Classification` for one galaxy; a table with one row per galaxy
         (``name``, ``label``, ``regular``, ``latent_x/y/z``, ``boundary_distance``,
         ``cae_distance``, ``disc_residual``, ``position_angle``,
-        ``position_angle_error``, ``error``) for a list. In a list, a galaxy
-        that cannot be read or prepared (a broken file, an empty map) keeps its
-        row with label ``"failed"``, NaN values and the reason in ``error``, and
-        a `~galkin.exceptions.GalkinWarning` says how many failed; the others
-        are classified as usual. A single galaxy raises instead.
+        ``position_angle_error``, ``flag_low_inclination``, ``error``) for a list.
+        In a list, a galaxy that cannot be read or prepared (a broken file, an
+        empty map) keeps its row with label ``"failed"``, NaN values and the
+        reason in ``error``, and a `~galkin.exceptions.GalkinWarning` says how
+        many failed; the others are classified as usual. A single galaxy raises instead.
     """
     from .velocity_image import velocity_image
 
@@ -222,9 +232,18 @@ def classify(data, *, inclination=None, classifier=None, method=None):
     )
     out = _fill(out, ok)
     incl = None
+    low = np.zeros(len(items), dtype=bool)
     if inclination is not None:
         incl = as_quantity(inclination, "inclination", "angle").to_value(u.deg)
-        incl = np.broadcast_to(incl, (len(items),))
+        try:
+            incl = np.broadcast_to(incl, (len(items),))
+        except ValueError:
+            raise GalkinError(
+                f"inclination must be one value or one per galaxy ({len(items)}); got "
+                f"{np.size(incl)} values."
+            ) from None
+        low = ok & (incl < LOW_INCLINATION)
+        _warn_low_inclination(np.asarray(names)[low], len(items))
     err = np.where(ok, np.broadcast_to(classifier.pa_error(incl), (len(items),)), np.nan)
     label = np.where(ok, np.where(out["regular"], "regular", "disturbed"), "failed")
     table = QTable(
@@ -240,6 +259,7 @@ def classify(data, *, inclination=None, classifier=None, method=None):
             "disc_residual": out.get("disc_residual", np.full(len(items), np.nan)),
             "position_angle": out["position_angle"] * u.deg,
             "position_angle_error": np.asarray(err, dtype=float) * u.deg,
+            "flag_low_inclination": low,
             "error": errors,
         }
     )
@@ -254,4 +274,21 @@ def classify(data, *, inclination=None, classifier=None, method=None):
         disc_residual=float(out["disc_residual"][0]),
         position_angle=table["position_angle"][0],
         position_angle_error=table["position_angle_error"][0],
+        low_inclination=bool(low[0]),
+    )
+
+
+def _warn_low_inclination(names, total):
+    """One warning naming the galaxies seen within `LOW_INCLINATION` of face-on."""
+    if not len(names):
+        return
+    listed = ", ".join(repr(str(n)) for n in names[:3]) + (" ..." if len(names) > 3 else "")
+    warnings.warn(
+        f"{len(names)} of {total} galaxies ({listed}) are inclined less than "
+        f"{LOW_INCLINATION:g} deg: a velocity field shows v sin i, little of the rotation "
+        "near face-on, and regular rotators there are often called disturbed "
+        "(benchmarks/bench_cae.py prints the recall by inclination); their labels are "
+        "uncertain (flag_low_inclination).",
+        GalkinWarning,
+        stacklevel=3,
     )
