@@ -8,7 +8,8 @@ Usage::
 The rule (:mod:`galkin_plugins.cae.decision`: a logistic regression of
 ``kappa > 0.5`` on the folded latent radius and height, the residual of a
 rotating-disc fit, the map's pixel-to-pixel roughness and the PA agreement,
-thresholded where the TP and TN rates meet) is fitted on simulated maps the CAE
+each averaged over the map's eight rotations and reflections as the classifier
+averages them, thresholded where the TP and TN rates meet) is fitted on simulated maps the CAE
 was not trained on (seed 4048; ``--galaxies`` of each population, 4 views each,
 half noiseless, half S/N 5-20, as the training set) and written into the
 weights file's metadata under ``"decision"``, with its checksum. Rerun it
@@ -26,7 +27,6 @@ import torch
 
 from galkin_plugins.cae import CAEClassifier
 from galkin_plugins.cae import decision as dec
-from galkin_plugins.cae import latent as lat
 from galkin_plugins.cae.weights import DEFAULT_WEIGHTS, save_weights
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,12 +34,10 @@ import train_cae  # noqa: E402
 
 
 def fit_rule(classifier, data):
-    """The combined rule fitted on ``data`` (from make_views) for ``classifier``."""
-    rotated = classifier.latent(data["images"])
-    radius, height = lat.fold(rotated)
-    pa = lat.latent_position_angle(rotated, classifier.pa_offset)
+    """The combined rule fitted on ``data`` (from make_views) for ``classifier``, on the
+    features the classifier decides on (averaged over the maps' eight orientations)."""
     disc = dec.disc_features(data["images"], data["masks"])
-    return dec.fit_decision(dec.features(radius, height, pa, disc), data["kappa"])
+    return dec.fit_decision(classifier.decision_features(data["images"], disc), data["kappa"])
 
 
 def refit(weights, galaxies=500, views=4, seed=4048, population="mixed"):

@@ -14,6 +14,7 @@ from galkin.io.maps import KinematicMaps
 from galkin.simulation.analytic import thin_disc
 from galkin.simulation.gas.population import GAS_KINDS
 from galkin.simulation.particles import GALAXY_KINDS, observe, random_galaxy
+from galkin.velocity_image import velocity_image
 from galkin_plugins.cae import ARCHITECTURE, CAEClassifier, ConvAutoencoder
 from galkin_plugins.cae import decision as dec
 from galkin_plugins.cae import latent as lat
@@ -423,6 +424,42 @@ def test_shipped_classifier_offers_both_decisions(clf):
         galkin.classify(vel, method="eye")
 
 
+def test_orientations_turn_the_position_angle_as_a_disc_fit_sees_it():
+    """dec.orient and dec.original_position_angle agree with the geometry: a thin disc at
+    PA 30 deg, rotated by quarter turns and mirrored, is fitted at the PA that maps back
+    to 30 deg."""
+    vel = thin_disc(30.0, 50.0)["velocity"]
+    vel = np.asarray(getattr(vel, "value", vel))
+    assert len(set(dec.ORIENTATIONS)) == 8
+    for turns, mirror in dec.ORIENTATIONS:
+        seen = dec.orient(vel[None], turns, mirror)[0]
+        assert seen.flags.c_contiguous
+        fit = fit_rotating_disc(np.nan_to_num(seen), np.isfinite(seen))
+        back = dec.original_position_angle(fit.position_angle, turns, mirror)
+        assert abs((back - 30.0 + 180.0) % 360.0 - 180.0) < 1.0, (turns, mirror)
+
+
+def test_combined_decision_does_not_depend_on_how_a_map_is_stored(clf):
+    """A map rotated by quarter turns or mirrored is the same galaxy: the combined score
+    is averaged over the eight orientations, so its label and distance stay (up to the
+    disc fit's own tolerance); the thesis's latent boundary alone is not so constrained."""
+    images, masks = [], []
+    for kind, seed in (("disc", 3), ("merger", 4), ("tidal", 5), ("clump", 6)):
+        g = random_galaxy(kind, n_particles=4000, seed=seed)
+        image, mask, _ = velocity_image(
+            observe(g, inclination=55 * u.deg, position_angle=70 * u.deg).value
+        )
+        images.append(image)
+        masks.append(mask)
+    images, masks = np.array(images), np.array(masks)
+    base = clf.predict(images, masks)["boundary_distance"]
+    for turns, mirror in dec.ORIENTATIONS[1:]:
+        turned = clf.predict(dec.orient(images, turns, mirror), dec.orient(masks, turns, mirror))[
+            "boundary_distance"
+        ]
+        assert np.allclose(turned, base, atol=0.05), (turns, mirror, turned, base)
+
+
 # --- real maps ------------------------------------------------------------------
 
 DEV_MAPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "alma_cae_dev"
@@ -441,6 +478,10 @@ def test_development_maps_agree_with_astronomers_eyes():
     eye = np.array([r["by_eye_label"] for r in rows])
     assert len(table) == len(rows) and np.all(np.isfinite(table["boundary_distance"]))
     assert np.sum(np.asarray(table["label"]) == eye) >= 9
+    # the same maps stored rotated by quarter turns or mirrored: the same labels
+    for turns, mirror in dec.ORIENTATIONS[1:]:
+        turned = galkin.classify([dec.orient(m.value, turns, mirror) * m.unit for m in maps])
+        assert list(turned["label"]) == list(table["label"]), (turns, mirror)
     # as a new user would: the files themselves
     files = galkin.classify([DEV_MAPS / f"{r['name']}.fits" for r in rows])
     assert list(files["name"]) == [r["name"] for r in rows]

@@ -56,6 +56,25 @@ class CAEClassifier:
             raw = torch.cat([self.model.encode(b) for b in x.split(256)]).numpy().astype(float)
         return lat.rotate(raw, self.mean, self.matrix)
 
+    def decision_features(self, images, disc):
+        """The combined rule's features of ``images``, averaged over their
+        :data:`~galkin_plugins.cae.decision.ORIENTATIONS`.
+
+        ``disc`` is :func:`~galkin_plugins.cae.decision.disc_features` of the images
+        (invariant, computed once); the CAE's PA in each orientation is taken back
+        to the image's own frame before it is compared with the disc fit's. The
+        rule is affine, so its score on these is the mean of its scores on each
+        orientation.
+        """
+        stack = []
+        for turns, mirror in dec.ORIENTATIONS:
+            rotated = self.latent(dec.orient(images, turns, mirror))
+            radius, height = lat.fold(rotated)
+            pa = lat.latent_position_angle(rotated, self.pa_offset)
+            pa = dec.original_position_angle(pa, turns, mirror)
+            stack.append(dec.features(radius, height, pa, disc))
+        return np.mean(stack, axis=0)
+
     def predict(self, images, masks=None, *, method=None):
         """Classify ``(N, size, size)`` normalised images (blanks 0).
 
@@ -67,7 +86,9 @@ class CAEClassifier:
         method : {"combined", "cae"}, optional
             ``"cae"``: the thesis's boundary on the folded latent radius;
             ``"combined"``: the rule of :mod:`~galkin_plugins.cae.decision`
-            (latent radius and height, rotating-disc residual, roughness, PA agreement).
+            (latent radius and height, rotating-disc residual, roughness, PA agreement),
+            its score averaged over the image's eight rotations and reflections so
+            that the label does not depend on how the map is stored.
             Default :attr:`default_method`.
 
         Returns
@@ -99,7 +120,7 @@ class CAEClassifier:
             if masks is None:
                 raise GalkinError("method='combined' needs the masks of the images.")
             disc = dec.disc_features(images, masks)
-            distance = dec.decide(self.rule, dec.features(radius, height, pa, disc))
+            distance = dec.decide(self.rule, self.decision_features(images, disc))
         return {
             "latent": rotated,
             "radius": radius,
