@@ -6,9 +6,9 @@ any size (16-400 pixels), 26-94% blank, with outliers (+-50,000 km/s), off
 centre, and about any systemic velocity; every step is generic:
 
 1. reject outliers (:func:`valid_velocities`): a fill value standing for blanks
-   (:func:`galkin.io.blanks.blank_fill`: 0, -1e30, ... where a map has no NaN), values far beyond
-   the map's own velocity range, then pixels that disagree with the median of their
-   neighbours by much more than the map's pixel-to-pixel scatter, and pixels
+   (:func:`galkin.io.blanks.blank_fill`: 0, -1e30, ... where a map has no NaN),
+   values far beyond the map's own velocity range, then pixels that disagree with
+   the median of their neighbours by much more than the map's pixel-to-pixel scatter, and pixels
    with almost no valid neighbours (isolated noise);
 2. crop to the square box around the valid pixels (stray pixels beyond the 0.5
    and 99.5 percentiles of their positions do not widen it), wherever the

@@ -147,11 +147,10 @@ def read_velocity_data(path, *, return_wcs=False):
         raise GalkinError(f"{path} does not exist (or is not a file).")
     if identify(path) is not None:
         read = load(path)
+    elif data_ndim(path) >= 3:
+        read = maps_from_fits(path)
     else:
-        if data_ndim(path) >= 3:
-            read = maps_from_fits(path)
-        else:
-            return read_velocity_map(path, return_wcs=return_wcs)
+        return read_velocity_map(path, return_wcs=return_wcs)
     return (read, getattr(read, "wcs", None)) if return_wcs else read
 
 

@@ -18,7 +18,6 @@ from astropy.wcs import FITSFixedWarning
 from radio_beam import Beam
 
 from galkin.exceptions import GalkinError, RejectedGalaxy
-from galkin.io.maps import celestial_wcs
 from galkin.units import KM_S, as_value
 
 __all__ = [
@@ -31,7 +30,6 @@ __all__ = [
     "parse_unit",
     "header_beam",
     "required_header_beam",
-    "celestial_wcs",
     "snr_cut",
     "check_rotation",
     "check_catalogue_flag",

@@ -27,13 +27,12 @@ import numpy as np
 from astropy import units as u
 
 from galkin.exceptions import GalkinError
-from galkin.io.maps import KinematicMaps
+from galkin.io.maps import KinematicMaps, celestial_wcs
 from galkin.io.survey import SurveyAdapter
 from galkin.units import KM_S, as_quantity
 
 from ._common import (
     HI_REST_FREQUENCY,
-    celestial_wcs,
     cube_to_maps,
     open_fits,
     parse_unit,

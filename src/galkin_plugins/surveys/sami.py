@@ -24,12 +24,11 @@ import numpy as np
 from astropy import units as u
 
 from galkin.exceptions import GalkinError, RejectedGalaxy
-from galkin.io.maps import KinematicMaps
+from galkin.io.maps import KinematicMaps, celestial_wcs
 from galkin.io.survey import SurveyAdapter
 from galkin.units import KM_S
 
 from ._common import (
-    celestial_wcs,
     check_catalogue_flag,
     check_rotation,
     parse_unit,
